@@ -1,0 +1,70 @@
+# Vigil: `make run` analyses the bundled sample, `make test` is what every
+# contributor (and CI) must pass.
+
+GO       ?= go
+PYTHON   ?= python3
+SHARED   ?= ../shared
+BIN      := bin
+VIGIL    := $(BIN)/vigil
+OUT      ?= out
+FUZZTIME ?= 30s
+# make bench PCAP=some.pcap RULES=some.rules
+PCAP     ?=
+RULES    ?= testdata/sample.rules
+
+.PHONY: all build run test vet fmt-check unit verify verify-update bench bench-go fuzz sample clean
+
+all: build
+
+build:
+	$(GO) build -o $(VIGIL) ./cmd/vigil
+
+run: build
+	@mkdir -p $(OUT)
+	$(VIGIL) -S testdata/sample.rules -r testdata/sample.pcap -l $(OUT)
+	@echo "--- $(OUT)/fast.log"
+	@cat $(OUT)/fast.log
+
+test: vet fmt-check unit
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@files=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$files" ]; then echo "gofmt needed on:"; echo "$$files"; exit 1; fi
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# Conformance: score bin/vigil on the suricata-verify subset in ../shared and
+# fail if a test that passed in testdata/conformance-baseline.txt fails now.
+verify: build
+	$(PYTHON) tools/conformance/ratchet.py --shared $(SHARED) --engine $(VIGIL) --baseline testdata/conformance-baseline.txt
+
+# Record the current score as the new baseline (only ever upwards).
+verify-update: build
+	$(PYTHON) tools/conformance/ratchet.py --shared $(SHARED) --engine $(VIGIL) --baseline testdata/conformance-baseline.txt --update
+
+# Micro-benchmarks of the hot packages, then the whole engine on a pcap.
+bench: bench-go build
+	bench/run.sh "$(PCAP)" "$(RULES)"
+
+bench-go:
+	$(GO) test -run='^$$' -bench=. -benchmem ./dataplane/... ./detect/... ./output/...
+
+# Run every fuzz target for FUZZTIME each.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; \
+	    $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+# Regenerate the bundled sample capture (deterministic).
+sample:
+	$(GO) run ./tools/samplegen -o testdata/sample.pcap
+
+clean:
+	rm -rf $(BIN) $(OUT)

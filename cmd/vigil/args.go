@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// cliArgs are the command-line options, named after Suricata's so that
+// existing scripts and test suites (suricata-verify) run unchanged.
+type cliArgs struct {
+	pcap            string   // -r
+	exclusiveRules  []string // -S (replaces the config's rule files)
+	extraRules      []string // -s (added to them)
+	logDir          string   // -l
+	config          string   // -c
+	checksum        string   // -k none|all|auto
+	sets            []string // --set key=value
+	runmode         string   // --runmode
+	testConfig      bool     // -T
+	initErrorsFatal bool     // --init-errors-fatal
+	disableDetect   bool     // --disable-detection
+	simulateIPS     bool     // --simulate-ips
+	iface           []string // -i (live capture: not built yet)
+	quiet           bool     // --quiet: no summary
+	verbose         int      // -v
+	showVersion     bool     // -V / --build-info
+	help            bool
+}
+
+const usage = `usage: vigil [options]          (Suricata-compatible flags)
+       vigil version
+
+  -r FILE                read packets from a pcap or pcapng file ("-" = stdin)
+  -S FILE                load only the rules in FILE (repeatable)
+  -s FILE                load the rules in FILE as well as the config's
+  -c FILE                configuration file (a suricata.yaml is understood)
+  -l DIR                 directory for eve.json and fast.log (default: config's default-log-dir, else .)
+  -k none|all|auto       checksum validation (none: accept bad checksums)
+  --set KEY=VALUE        override a configuration key (repeatable)
+  --runmode MODE         single (workers and autofp: not built yet)
+  -T                     test the configuration and rules, then exit
+  --init-errors-fatal    any rule that fails to load stops the start
+  --disable-detection    decode and track flows, no rules
+  --simulate-ips         apply drop/reject verdicts as an inline engine would
+  --quiet                no summary on stdout
+  -V, --build-info       print the version
+`
+
+// parseArgs reads Suricata-style arguments: short flags take the next
+// argument or an attached value (-rFILE), long flags take "--k v" or "--k=v".
+func parseArgs(argv []string) (*cliArgs, error) {
+	a := &cliArgs{}
+	for i := 0; i < len(argv); i++ {
+		arg := argv[i]
+		name, val, hasVal := arg, "", false
+		if strings.HasPrefix(arg, "--") {
+			if eq := strings.IndexByte(arg, '='); eq > 0 {
+				name, val, hasVal = arg[:eq], arg[eq+1:], true
+			}
+		} else if strings.HasPrefix(arg, "-") && len(arg) > 2 {
+			name, val, hasVal = arg[:2], arg[2:], true
+		}
+		value := func() (string, error) {
+			if hasVal {
+				return val, nil
+			}
+			if i+1 >= len(argv) {
+				return "", fmt.Errorf("option %s needs a value", name)
+			}
+			i++
+			return argv[i], nil
+		}
+		flag := func() error {
+			if hasVal {
+				return fmt.Errorf("option %s takes no value", name)
+			}
+			return nil
+		}
+		var err error
+		var v string
+		switch name {
+		case "-r", "--pcap-file":
+			a.pcap, err = value()
+		case "-S":
+			v, err = value()
+			a.exclusiveRules = append(a.exclusiveRules, v)
+		case "-s":
+			v, err = value()
+			a.extraRules = append(a.extraRules, v)
+		case "-l":
+			a.logDir, err = value()
+		case "-c":
+			a.config, err = value()
+		case "-k":
+			a.checksum, err = value()
+			if err == nil && a.checksum != "none" && a.checksum != "all" && a.checksum != "auto" {
+				err = fmt.Errorf("-k %q: expected none, all or auto", a.checksum)
+			}
+		case "--set":
+			v, err = value()
+			if err == nil && !strings.Contains(v, "=") {
+				err = fmt.Errorf("--set %q: expected key=value", v)
+			}
+			a.sets = append(a.sets, v)
+		case "--runmode":
+			a.runmode, err = value()
+		case "-i", "--af-packet", "--af-xdp", "--dpdk", "-q":
+			v, err = value()
+			a.iface = append(a.iface, v)
+		case "-T":
+			err = flag()
+			a.testConfig = true
+		case "--init-errors-fatal":
+			err = flag()
+			a.initErrorsFatal = true
+		case "--disable-detection":
+			err = flag()
+			a.disableDetect = true
+		case "--simulate-ips":
+			err = flag()
+			a.simulateIPS = true
+		case "--quiet":
+			err = flag()
+			a.quiet = true
+		case "-v":
+			if hasVal && strings.Trim(val, "v") != "" {
+				return nil, fmt.Errorf("unknown option %q", arg)
+			}
+			a.verbose += 1 + len(val)
+		case "-V", "--build-info", "--version":
+			a.showVersion = true
+		case "-h", "--help":
+			a.help = true
+		default:
+			return nil, fmt.Errorf("unknown option %q (vigil --help lists them)", arg)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}

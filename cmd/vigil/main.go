@@ -1,0 +1,305 @@
+// Command vigil is the Vigil network intrusion detection and prevention
+// engine. It takes Suricata's command-line flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vigil-ids/vigil/dataplane/capture/pcapfile"
+	"github.com/vigil-ids/vigil/dataplane/decode"
+	"github.com/vigil-ids/vigil/dataplane/flow"
+	"github.com/vigil-ids/vigil/detect/engine"
+	"github.com/vigil-ids/vigil/detect/rules"
+	"github.com/vigil-ids/vigil/output"
+	"github.com/vigil-ids/vigil/pipeline"
+	"github.com/vigil-ids/vigil/profiles"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// exit codes
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+func run(argv []string, stdout, stderr io.Writer) int {
+	if len(argv) > 0 && argv[0] == "version" {
+		fmt.Fprintf(stdout, "vigil %s\n", version)
+		return exitOK
+	}
+	a, err := parseArgs(argv)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil: %v\n", err)
+		return exitUsage
+	}
+	if a.help {
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	if a.showVersion {
+		fmt.Fprintf(stdout, "vigil %s\n", version)
+		return exitOK
+	}
+	e := &engineRun{args: a, stdout: stdout, stderr: stderr}
+	if err := e.start(); err != nil {
+		fmt.Fprintf(stderr, "vigil: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// engineRun is one start of the engine: configuration, rules, capture,
+// pipeline, summary.
+type engineRun struct {
+	args     *cliArgs
+	stdout   io.Writer
+	stderr   io.Writer
+	settings *profiles.Settings
+	engine   *engine.Engine
+	loaded   int // rules parsed and compiled
+	failed   int // rules that did not load
+}
+
+func (e *engineRun) start() error {
+	began := time.Now()
+	a := e.args
+	tree := profiles.NewTree()
+	if a.config != "" {
+		t, err := profiles.LoadFile(a.config)
+		if err != nil {
+			return err
+		}
+		tree = t
+	}
+	for _, kv := range a.sets {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := tree.Set(strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
+			return err
+		}
+	}
+	s, err := tree.Settings()
+	if err != nil {
+		if a.config != "" {
+			return fmt.Errorf("%s: %w", a.config, err)
+		}
+		return err
+	}
+	e.settings = s
+	if a.runmode != "" && a.runmode != "single" {
+		return fmt.Errorf("--runmode %s: only the single runmode is built so far", a.runmode)
+	}
+	if len(a.iface) > 0 {
+		return fmt.Errorf("live capture (%s) is not built yet; read a pcap with -r", strings.Join(a.iface, ","))
+	}
+
+	if !a.disableDetect {
+		if err := e.loadRules(); err != nil {
+			return err
+		}
+	}
+	if a.testConfig {
+		fmt.Fprintf(e.stdout, "vigil: configuration OK: %d rules loaded, %d failed\n", e.loaded, e.failed)
+		return nil
+	}
+	if a.pcap == "" {
+		return errors.New("nothing to read: give a pcap file with -r FILE (vigil --help)")
+	}
+	return e.runPcap(began)
+}
+
+// loadRules parses the rule files and compiles the engine. Bad rules are
+// reported one per line and skipped, unless --init-errors-fatal.
+func (e *engineRun) loadRules() error {
+	a, s := e.args, e.settings
+	vars := rules.DefaultVars()
+	for k, v := range s.AddrVars {
+		vars.Addr[k] = v
+	}
+	for k, v := range s.PortVars {
+		vars.Port[k] = v
+	}
+	classes := rules.DefaultClassifications()
+	if s.ClassificationFile != "" {
+		c, err := rules.LoadClassifications(s.ClassificationFile)
+		switch {
+		case err == nil:
+			classes = c
+		case errors.Is(err, os.ErrNotExist):
+			fmt.Fprintf(e.stderr, "vigil: warning: classification-file %s not found, using the built-in classification.config\n", s.ClassificationFile)
+		default:
+			return err
+		}
+	}
+	parser := &rules.Parser{Vars: vars, Classes: classes}
+	files := s.RuleFiles
+	if len(a.exclusiveRules) > 0 {
+		files = a.exclusiveRules
+	}
+	files = append(append([]string(nil), files...), a.extraRules...)
+	var all []*rules.Rule
+	var errs []error
+	for _, f := range files {
+		rs, ferrs := parser.ParseFile(f)
+		all = append(all, rs...)
+		errs = append(errs, ferrs...)
+	}
+	eng, cerrs := engine.Compile(all, engine.Config{PacketAlertMax: s.PacketAlertMax})
+	errs = append(errs, cerrs...)
+	for _, err := range errs {
+		fmt.Fprintf(e.stderr, "vigil: rule error: %v\n", err)
+	}
+	e.engine = eng
+	e.loaded = len(eng.Signatures())
+	e.failed = len(errs)
+	if len(errs) > 0 && a.initErrorsFatal {
+		return fmt.Errorf("%d rule errors and --init-errors-fatal is set", len(errs))
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(e.stderr, "vigil: warning: no rule files given (-S FILE or rule-files in the config): detection has nothing to match")
+	}
+	return nil
+}
+
+func (e *engineRun) runPcap(began time.Time) error {
+	a, s := e.args, e.settings
+	src, err := pcapfile.Open(a.pcap, pcapfile.Options{})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+
+	logDir := a.logDir
+	if logDir == "" {
+		logDir = s.LogDir
+	}
+	if logDir == "" {
+		logDir = "."
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return fmt.Errorf("log directory: %w", err)
+	}
+	flows, err := flow.NewTable(flow.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	st := pipeline.Stages{
+		Source:  src,
+		Decoder: decode.NewDecoder(decode.Options{Checksums: a.checksum != "none"}),
+		Flows:   flows,
+	}
+	var eveFile, fastFile string
+	if s.EVE.Enabled {
+		eveFile = filepath.Join(logDir, s.EVE.Filename)
+		st.EVE, err = output.OpenEVE(eveFile, output.EVEConfig{
+			Payload: s.EVE.Payload, PayloadPrintable: s.EVE.PayloadPrintable,
+			Packet: s.EVE.Packet, Metadata: s.EVE.Metadata,
+		})
+		if err != nil {
+			return err
+		}
+		defer st.EVE.Close()
+	}
+	if s.Fast.Enabled {
+		fastFile = filepath.Join(logDir, s.Fast.Filename)
+		st.Fast, err = output.OpenFastLog(fastFile)
+		if err != nil {
+			return err
+		}
+		defer st.Fast.Close()
+	}
+	var sigs []*engine.Signature
+	if e.engine != nil && !a.disableDetect {
+		st.Detect = e.engine.NewThread()
+		sigs = e.engine.Signatures()
+	}
+	p := &pipeline.Single{Stages: st, Opts: pipeline.Options{IPS: a.simulateIPS}}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	startup := time.Since(began)
+	t0 := time.Now()
+	runErr := p.Run(ctx, sigs)
+	elapsed := time.Since(t0)
+	if !a.quiet {
+		e.summary(p, sigs, startup, elapsed, eveFile, fastFile)
+	}
+	if runErr != nil && errors.Is(runErr, context.Canceled) {
+		fmt.Fprintln(e.stderr, "vigil: interrupted; outputs flushed")
+		return nil
+	}
+	return runErr
+}
+
+// peakRSSMiB is the process's peak resident set size.
+func peakRSSMiB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // Linux reports KiB
+}
+
+func (e *engineRun) summary(p *pipeline.Single, sigs []*engine.Signature, startup, elapsed time.Duration, eveFile, fastFile string) {
+	c := &p.Counters
+	w := e.stdout
+	secs := elapsed.Seconds()
+	if secs <= 0 {
+		secs = 1e-9
+	}
+	fmt.Fprintf(w, "vigil: %s: %d packets, %d bytes in %s\n", e.args.pcap, c.Packets, c.Bytes, elapsed.Round(time.Microsecond))
+	fmt.Fprintf(w, "vigil: %.0f packets/s, %.1f Mbit/s, startup %s, peak memory %.1f MiB\n",
+		float64(c.Packets)/secs, float64(c.Bytes)*8/secs/1e6, startup.Round(time.Millisecond), peakRSSMiB())
+	if e.engine != nil {
+		fmt.Fprintf(w, "vigil: %d rules loaded, %d failed; %d alerts", e.loaded, e.failed, c.Alerts)
+		if c.Dropped > 0 {
+			fmt.Fprintf(w, ", %d packets dropped", c.Dropped)
+		}
+		fmt.Fprintln(w)
+	}
+	type row struct {
+		sig *engine.Signature
+		n   uint64
+	}
+	var rows []row
+	for _, sig := range sigs {
+		if n := p.AlertsBySig[sig.Num]; n > 0 {
+			rows = append(rows, row{sig, n})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].n != rows[j].n {
+			return rows[i].n > rows[j].n
+		}
+		return rows[i].sig.SID < rows[j].sig.SID
+	})
+	for _, r := range rows {
+		fmt.Fprintf(w, "  %6d  [%d:%d:%d] %s\n", r.n, r.sig.GID, r.sig.SID, r.sig.Rev, r.sig.Msg)
+	}
+	if c.Malformed > 0 || c.NoFlow > 0 || c.OutputErrors > 0 {
+		fmt.Fprintf(w, "vigil: %d malformed packets, %d packets without flow (memcap), %d output errors\n", c.Malformed, c.NoFlow, c.OutputErrors)
+	}
+	if eveFile != "" {
+		fmt.Fprintf(w, "vigil: events written to %s", eveFile)
+		if fastFile != "" {
+			fmt.Fprintf(w, " and %s", fastFile)
+		}
+		fmt.Fprintln(w)
+	}
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// runVigil runs the command in-process and returns stdout, stderr and the
+// exit code.
+func runVigil(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func readEVE(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("eve.json line is not JSON: %v: %s", err, sc.Text())
+		}
+		evs = append(evs, m)
+	}
+	return evs
+}
+
+// TestSampleEndToEnd is `make run`: the bundled capture against the bundled
+// rules gives exactly the alerts the sample was built to contain.
+func TestSampleEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	stdout, stderr, code := runVigil(t, "-S", "../../testdata/sample.rules", "-r", "../../testdata/sample.pcap", "-l", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if stderr != "" {
+		t.Errorf("unexpected stderr: %s", stderr)
+	}
+	evs := readEVE(t, filepath.Join(dir, "eve.json"))
+	got := map[float64]int{}
+	for _, ev := range evs {
+		if ev["event_type"] != "alert" {
+			continue
+		}
+		alert := ev["alert"].(map[string]any)
+		got[alert["signature_id"].(float64)]++
+		for _, k := range []string{"timestamp", "flow_id", "pcap_cnt", "src_ip", "dest_ip", "proto", "pkt_src"} {
+			if _, ok := ev[k]; !ok {
+				t.Errorf("alert %v lacks %q: %v", alert["signature_id"], k, ev)
+			}
+		}
+	}
+	want := map[float64]int{2100498: 1, 1000001: 1, 1000002: 1, 1000003: 1, 1000004: 1, 1000005: 1, 1000006: 1}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("alerts by sid = %v, want %v\nstdout:\n%s", got, want, stdout)
+	}
+	fast, err := os.ReadFile(filepath.Join(dir, "fast.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(fast), "\n"); n != 7 {
+		t.Errorf("fast.log has %d lines, want 7:\n%s", n, fast)
+	}
+	if !strings.Contains(stdout, "7 alerts") || !strings.Contains(stdout, "GPL ATTACK_RESPONSE id check returned root") {
+		t.Errorf("summary lacks the alert count or signatures:\n%s", stdout)
+	}
+}
+
+// The VLAN-tagged and IPv6 alerts carry their fields.
+func TestSampleAlertFields(t *testing.T) {
+	dir := t.TempDir()
+	if _, stderr, code := runVigil(t, "--quiet", "-S", "../../testdata/sample.rules", "-r", "../../testdata/sample.pcap", "-l", dir); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	bySID := map[float64]map[string]any{}
+	for _, ev := range readEVE(t, filepath.Join(dir, "eve.json")) {
+		if ev["event_type"] == "alert" {
+			bySID[ev["alert"].(map[string]any)["signature_id"].(float64)] = ev
+		}
+	}
+	if ev := bySID[1000006]; ev == nil || !reflect.DeepEqual(ev["vlan"], []any{20.0}) {
+		t.Errorf("SQL injection alert should carry vlan [20]: %v", ev)
+	}
+	if ev := bySID[1000005]; ev == nil || ev["src_ip"] != "2001:0db8:0000:0000:0000:0000:0000:0010" || ev["proto"] != "TCP" {
+		t.Errorf("IPv6 alert fields wrong: %v", ev)
+	}
+	if ev := bySID[1000004]; ev == nil || ev["proto"] != "ICMP" {
+		t.Errorf("ICMP alert fields wrong: %v", ev)
+	}
+	if ev := bySID[2100498]; ev == nil || ev["src_port"] != 80.0 || ev["alert"].(map[string]any)["category"] != "Potentially Bad Traffic" {
+		t.Errorf("testmyids alert fields wrong: %v", ev)
+	}
+}
+
+func TestBadRuleReportedOthersLoad(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "x.rules")
+	body := "alert tcp any any -> any any (msg:\"ok\"; content:\"uid=0|28|root|29|\"; sid:1;)\n" +
+		"alert http any any -> any any (msg:\"typo\"; http_urii; sid:2;)\n"
+	if err := os.WriteFile(rules, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runVigil(t, "-S", rules, "-r", "../../testdata/sample.pcap", "-l", dir)
+	if code != 0 {
+		t.Fatalf("one bad rule must not stop the run: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, rules+":2:") || !strings.Contains(stderr, `"http_urii"`) {
+		t.Errorf("error should name file, line and keyword: %s", stderr)
+	}
+	if !strings.Contains(stdout, "1 rules loaded, 1 failed") {
+		t.Errorf("summary: %s", stdout)
+	}
+	_, stderr, code = runVigil(t, "--init-errors-fatal", "-S", rules, "-r", "../../testdata/sample.pcap", "-l", dir)
+	if code == 0 {
+		t.Errorf("--init-errors-fatal with a bad rule must fail; stderr: %s", stderr)
+	}
+}
+
+func TestTestConfigFlag(t *testing.T) {
+	stdout, stderr, code := runVigil(t, "-T", "-S", "../../testdata/sample.rules")
+	if code != 0 || !strings.Contains(stdout, "8 rules loaded, 0 failed") {
+		t.Errorf("-T: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+func TestCorruptPcapNamesOffset(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("../../testdata/sample.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.pcap")
+	if err := os.WriteFile(cut, data[:len(data)-10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runVigil(t, "--quiet", "-S", "../../testdata/sample.rules", "-r", cut, "-l", dir)
+	if code == 0 || !strings.Contains(stderr, "cut.pcap") || !strings.Contains(stderr, "offset") {
+		t.Errorf("truncated pcap: exit %d, stderr %q", code, stderr)
+	}
+	// Everything before the damage was still processed.
+	n := 0
+	for _, ev := range readEVE(t, filepath.Join(dir, "eve.json")) {
+		if ev["event_type"] == "alert" {
+			n++
+		}
+	}
+	if n < 6 {
+		t.Errorf("only %d alerts written before the truncated record", n)
+	}
+}
+
+func TestSuricataConfigAndSet(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "suricata.yaml")
+	// HOME_NET narrowed so that the DNS rule ($HOME_NET any -> any 53) no longer fires;
+	// fast.log turned off.
+	body := "%YAML 1.1\n---\nvars:\n  address-groups:\n    HOME_NET: \"[10.0.0.0/8]\"\n    EXTERNAL_NET: \"!$HOME_NET\"\noutputs:\n  - fast:\n      enabled: no\n      filename: fast.log\n  - eve-log:\n      enabled: yes\n      filename: alerts.json\n      types:\n        - alert:\n            payload-printable: yes\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runVigil(t, "--quiet", "-c", cfg, "--set", "outputs.1.eve-log.filename=renamed.json", "-S", "../../testdata/sample.rules", "-r", "../../testdata/sample.pcap", "-l", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fast.log")); err == nil {
+		t.Errorf("fast.log written although disabled")
+	}
+	var sids []int
+	for _, ev := range readEVE(t, filepath.Join(dir, "renamed.json")) {
+		if ev["event_type"] == "alert" {
+			sids = append(sids, int(ev["alert"].(map[string]any)["signature_id"].(float64)))
+			if _, ok := ev["payload_printable"]; !ok {
+				t.Errorf("payload_printable missing although configured")
+			}
+		}
+	}
+	sort.Ints(sids)
+	for _, s := range sids {
+		if s == 1000003 || s == 1000004 || s == 1000001 {
+			t.Errorf("sid %d fired although HOME_NET excludes its addresses: %v", s, sids)
+		}
+	}
+	if len(sids) == 0 {
+		t.Errorf("no alerts at all")
+	}
+}
+
+func TestArgs(t *testing.T) {
+	a, err := parseArgs([]string{"-rfile.pcap", "-S", "a.rules", "-s", "b.rules", "--set", "x.y=1", "--set=z=2", "-k", "none", "--simulate-ips", "-vv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.pcap != "file.pcap" || a.exclusiveRules[0] != "a.rules" || a.extraRules[0] != "b.rules" ||
+		!reflect.DeepEqual(a.sets, []string{"x.y=1", "z=2"}) || a.checksum != "none" || !a.simulateIPS || a.verbose != 2 {
+		t.Errorf("parsed %+v", a)
+	}
+	for _, bad := range [][]string{{"-r"}, {"--bogus"}, {"-k", "maybe"}, {"--set", "novalue"}, {"-T=1"}} {
+		if _, err := parseArgs(bad); err == nil {
+			t.Errorf("%v: expected an error", bad)
+		}
+	}
+}

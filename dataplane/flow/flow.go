@@ -1,0 +1,138 @@
+package flow
+
+// State is the life stage of a flow; it selects the timeout that applies.
+type State uint8
+
+const (
+	StateNew         State = iota // not (yet) established
+	StateEstablished              // TCP handshake done; other protocols: both sides sent
+	StateClosed                   // TCP FIN or RST seen
+	numStates
+)
+
+// String gives the EVE flow.state value.
+func (s State) String() string {
+	switch s {
+	case StateEstablished:
+		return "established"
+	case StateClosed:
+		return "closed"
+	}
+	return "new"
+}
+
+// Proto is the protocol class of a flow: it selects the timeout settings.
+type Proto uint8
+
+const (
+	ProtoOther Proto = iota // any other IP protocol (SCTP, GRE, ESP, ...)
+	ProtoTCP
+	ProtoUDP
+	ProtoICMP // ICMPv4 and ICMPv6
+	numProtos
+)
+
+// String names the class as Suricata's flow-timeouts section does.
+func (p Proto) String() string {
+	switch p {
+	case ProtoTCP:
+		return "tcp"
+	case ProtoUDP:
+		return "udp"
+	case ProtoICMP:
+		return "icmp"
+	}
+	return "default"
+}
+
+func protoOf(ipProto uint8) Proto {
+	switch ipProto {
+	case 6:
+		return ProtoTCP
+	case 17:
+		return ProtoUDP
+	case 1, 58:
+		return ProtoICMP
+	}
+	return ProtoOther
+}
+
+// Reason says why a flow ended; it is set just before the flow is handed to
+// an Expire, Flush or Config.OnEnd callback.
+type Reason uint8
+
+const (
+	ReasonNone     Reason = iota // still live
+	ReasonTimeout                // its timeout passed (also: TCP port reuse of a closed flow)
+	ReasonShutdown               // Flush at end of input
+)
+
+// String gives the EVE flow.reason value.
+func (r Reason) String() string {
+	switch r {
+	case ReasonTimeout:
+		return "timeout"
+	case ReasonShutdown:
+		return "shutdown"
+	}
+	return ""
+}
+
+// DetectState is per-flow detection state kept in the flow itself (room for
+// flowbits: bit n of the set is Bits[n/64] & (1 << (n%64))).
+type DetectState struct {
+	Bits [4]uint64
+}
+
+// Flow is the state of one connection. A *Flow that Lookup returns stays
+// valid until the flow ends (it is handed to an Expire, Flush or OnEnd
+// callback); after that its memory is reused for another flow.
+type Flow struct {
+	// ID is the EVE flow_id: unique among the flows of a run (per table
+	// shard, see Config.Shard), fixed for the flow's life, below 2^53 and
+	// never 0.
+	ID uint64
+	// Key is the key as first seen, client side as Src.
+	Key Key
+	// Proto is the protocol class (timeouts).
+	Proto Proto
+	// State is the life stage.
+	State State
+	// Reason is why the flow ended (ReasonNone while it is live).
+	Reason Reason
+	// TCP tracks the TCP handshake (TCP flows only).
+	TCP TCPTracker
+	// TCPFlagsToServer and TCPFlagsToClient are the union of the TCP flags
+	// seen in each direction (EVE tcp_flags_ts / tcp_flags_tc).
+	TCPFlagsToServer, TCPFlagsToClient uint8
+	// ICMPType and ICMPCode are those of the flow's first packet (ICMP
+	// flows); RespICMPType and RespICMPCode those of the latest packet to
+	// the client, valid when HasResp is set.
+	ICMPType, ICMPCode         uint8
+	RespICMPType, RespICMPCode uint8
+	HasResp                    bool
+	// StartNs and LastNs are the packet times of the first and the latest
+	// packet (LastNs never goes backwards).
+	StartNs, LastNs int64
+	// Packet and byte counts per direction; bytes are captured frame bytes,
+	// link layer included, as Suricata counts them.
+	PktsToServer, PktsToClient   uint64
+	BytesToServer, BytesToClient uint64
+	// Detect is detection state kept with the flow.
+	Detect DetectState
+
+	// Table bookkeeping. Indexes are slot+1, 0 meaning none.
+	hash     uint32
+	self     uint32 // own index
+	hnext    uint32 // next in hash chain, or in the free list
+	tprev    uint32 // timeout list links
+	tnext    uint32
+	list     uint8 // timeout list (listIndex), listFree when not in use
+	seen     uint8 // seenToServer | seenToClient
+	queuedNs int64 // time the flow was (re)queued on its timeout list
+}
+
+const (
+	seenToServer uint8 = 1 << iota
+	seenToClient
+)

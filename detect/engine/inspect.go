@@ -1,0 +1,244 @@
+package engine
+
+import "bytes"
+
+// bufferID names an inspection buffer. Today only the packet payload
+// exists; app-layer buffers (http.uri, dns.query, ...) become further IDs
+// with their own sticky-buffer keywords and fill functions.
+type bufferID uint8
+
+const (
+	bufPktData bufferID = iota // packet payload ("pkt_data")
+	numBuffers
+)
+
+var bufferNames = [numBuffers]string{"pkt_data"}
+
+// stepKind is the kind of an inspection step.
+type stepKind uint8
+
+const (
+	stepContent stepKind = iota
+	stepIsdataat
+	stepPcre
+)
+
+// Step flags.
+const (
+	fOffset       uint16 = 1 << iota // offset set
+	fDepth                           // depth set (or startswith)
+	fDistance                        // distance set (relative)
+	fWithin                          // within set (relative)
+	fNegated                         // content:!"..." / isdataat:! / pcre:!
+	fNocase                          // nocase
+	fStartsWith                      // startswith
+	fEndsWith                        // endswith
+	fWithinNext                      // the next content/pcre has within relative to this one: retry on failure
+	fRelativeNext                    // some later keyword is relative to this one
+	fFastPattern                     // fast_pattern given on this content
+	fRelative                        // isdataat/pcre: relative to the previous match
+)
+
+// step is one inspection keyword of a buffer list, in rule order.
+type step struct {
+	kind  stepKind
+	flags uint16
+	// content
+	pat      []byte // the pattern; lower-cased when fNocase
+	offset   uint32
+	depth    uint32 // absolute end of the search window (offset+depth as written); 0 = none
+	rawDepth uint32 // depth as written
+	distance int32
+	within   int32
+	fpOff    int // fast_pattern:o,l chop; fpLen 0 = whole pattern
+	fpLen    int
+	// isdataat
+	dataat uint32
+	// pcre
+	pcre *pcreStep
+}
+
+func (s *step) relative() bool { return s.flags&(fDistance|fWithin) != 0 }
+
+// isSingle is Suricata's DETECT_CONTENT_IS_SINGLE: the content takes part
+// in no relative chain and has no window of its own.
+func (s *step) isSingle() bool {
+	return s.flags&(fDistance|fWithin|fRelativeNext|fDepth|fOffset) == 0
+}
+
+// lower is the ASCII lower-case table used for nocase search.
+var lower = func() (t [256]byte) {
+	for i := range t {
+		c := byte(i)
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		t[i] = c
+	}
+	return t
+}()
+
+// indexFold returns the index of the first occurrence of pat (already
+// lower-case) in b, ignoring ASCII case, or -1.
+func indexFold(b, pat []byte) int {
+	m := len(pat)
+	if m == 0 {
+		return 0
+	}
+	first := pat[0]
+	for i := 0; i+m <= len(b); i++ {
+		if lower[b[i]] != first {
+			continue
+		}
+		j := 1
+		for j < m && lower[b[i+j]] == pat[j] {
+			j++
+		}
+		if j == m {
+			return i
+		}
+	}
+	return -1
+}
+
+// inspect evaluates list[i:] against buf with Suricata's content
+// inspection semantics, backtracking over earlier content occurrences when
+// a later content relative to them (with within) fails. It returns 1 for a
+// match, 0 for no match, -1 for "no match and no point in retrying earlier
+// keywords". t.bufOff is the end of the previous match.
+func (t *Thread) inspect(list []step, i int, buf []byte) int {
+	t.budget--
+	if t.budget <= 0 {
+		return -1
+	}
+	s := &list[i]
+	last := i == len(list)-1
+	blen := uint32(len(buf))
+	switch s.kind {
+	case stepContent:
+		plen := uint32(len(s.pat))
+		var prevOffset uint32
+		prevBufOff := uint32(t.bufOff)
+		for {
+			depth := blen
+			var offset uint32
+			if s.relative() {
+				offset = prevBufOff
+				var distance int32
+				if s.flags&fDistance != 0 {
+					distance = s.distance
+					if distance < 0 && uint32(-distance) > offset {
+						offset = 0
+					} else {
+						offset = uint32(int64(offset) + int64(distance))
+					}
+				}
+				if s.flags&fWithin != 0 {
+					lim := int64(prevBufOff) + int64(s.within) + int64(distance)
+					// A negative limit wraps in Suricata's unsigned
+					// arithmetic and ends up as the buffer length.
+					if lim >= 0 && int64(depth) > lim {
+						depth = uint32(lim)
+					}
+				}
+			} else {
+				if s.depth != 0 {
+					depth = s.depth
+				}
+				offset = s.offset
+			}
+			if prevOffset != 0 {
+				offset = prevOffset
+			}
+			if depth > blen {
+				depth = blen
+			}
+			if offset > depth || depth == 0 {
+				if s.flags&fNegated != 0 {
+					goto match
+				}
+				return 0
+			}
+			window := buf[offset:depth]
+			found := -1
+			if s.flags&fEndsWith != 0 && depth < blen {
+				found = -1
+			} else if plen > uint32(len(window)) {
+				found = -1
+			} else if s.flags&fNocase != 0 {
+				found = indexFold(window, s.pat)
+			} else {
+				found = bytes.Index(window, s.pat)
+			}
+			if found < 0 {
+				if s.flags&fNegated == 0 {
+					if !s.relative() {
+						return -1 // independent of earlier matches: fatal
+					}
+					return 0
+				}
+				goto match
+			}
+			matchEnd := offset + uint32(found) + plen
+			if s.flags&fNegated != 0 {
+				if s.flags&fEndsWith != 0 && matchEnd != blen {
+					goto match
+				}
+				if s.isSingle() {
+					return -1
+				}
+				return 0
+			}
+			t.bufOff = int(matchEnd)
+			if s.flags&fEndsWith == 0 || matchEnd == blen {
+				if last {
+					return 1
+				}
+				r := t.inspect(list, i+1, buf)
+				if r != 0 {
+					return r
+				}
+				if s.flags&fWithinNext == 0 {
+					return -1
+				}
+			}
+			// Retry from the byte after this occurrence's start.
+			prevOffset = matchEnd - (plen - 1)
+		}
+
+	case stepIsdataat:
+		at := s.dataat
+		if s.flags&fRelative != 0 {
+			if uint64(t.bufOff)+uint64(at) > uint64(blen) {
+				if s.flags&fNegated != 0 {
+					goto match
+				}
+				return -1
+			}
+			if s.flags&fNegated != 0 {
+				return 0
+			}
+			goto match
+		}
+		if at < blen {
+			if s.flags&fNegated != 0 {
+				return -1
+			}
+			goto match
+		}
+		if s.flags&fNegated != 0 {
+			goto match
+		}
+		return -1
+
+	case stepPcre:
+		return t.inspectPcre(list, i, buf)
+	}
+	return 0
+
+match:
+	if last {
+		return 1
+	}
+	return t.inspect(list, i+1, buf)
+}

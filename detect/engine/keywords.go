@@ -1,0 +1,575 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vigil-ids/vigil/detect/mpm"
+	"github.com/vigil-ids/vigil/detect/rules"
+)
+
+// keyword compiles one rule option into the signature under construction.
+// Setup returns an error describing the problem without location; the
+// caller wraps it into a *rules.Error naming file, line and keyword.
+type keyword struct {
+	name  string
+	setup func(b *builder, o rules.Option) error
+	// modifier: the keyword modifies the preceding content and its errors
+	// read "content: ...".
+	modifier bool
+}
+
+// registry maps option names to their keyword. Keywords not in it are
+// reported as unsupported and the rule is skipped.
+var registry = map[string]*keyword{}
+
+func register(k *keyword) { registry[k.name] = k }
+
+// errFmt is shorthand for fmt.Errorf in keyword setups.
+var errFmt = fmt.Errorf
+
+// builder is the state of one rule's compilation.
+type builder struct {
+	rule *rules.Rule
+	sig  *Signature
+	cur  bufferID
+	// lastContent is the index in sig.bufs[cur] of the last content, -1
+	// when the current buffer has none yet.
+	lastContent int
+	fastSet     bool
+	seen        map[string]bool // single-use keywords already given
+}
+
+func (b *builder) list() *[]step { return &b.sig.bufs[b.cur] }
+
+// content returns the content the modifier keyword applies to.
+func (b *builder) content(kw string) (*step, error) {
+	if b.lastContent < 0 {
+		return nil, errFmt("%s needs a preceding content option", kw)
+	}
+	return &(*b.list())[b.lastContent], nil
+}
+
+// once fails when a single-use keyword is given twice.
+func (b *builder) once(kw string) error {
+	if b.seen[kw] {
+		return errFmt("%s given more than once", kw)
+	}
+	b.seen[kw] = true
+	return nil
+}
+
+// prevMatchIndex returns the index of the last content or pcre step in the
+// current list before index i, or -1.
+func (b *builder) prevMatchIndex(i int) int {
+	l := *b.list()
+	for j := i - 1; j >= 0; j-- {
+		if l[j].kind == stepContent || l[j].kind == stepPcre {
+			return j
+		}
+	}
+	return -1
+}
+
+// compileRule turns one parsed rule into a signature.
+func compileRule(r *rules.Rule) (*Signature, error) {
+	fail := func(kw, msg string) error {
+		return &rules.Error{File: r.File, Line: r.Line, Keyword: kw, Msg: msg}
+	}
+	ps, ok := parseProto(r.Proto)
+	if !ok {
+		return nil, fail("", fmt.Sprintf("unsupported protocol %q", r.Proto))
+	}
+	if r.SID == 0 {
+		return nil, fail("sid", "rule has no sid")
+	}
+	gid := r.GID
+	if gid == 0 {
+		gid = 1
+	}
+	s := &Signature{
+		Action: r.Action, GID: gid, SID: r.SID, Rev: r.Rev,
+		Msg: r.Msg, Classtype: r.Classtype, ClassDesc: r.ClassDesc, Priority: r.Priority,
+		Rule: r, proto: ps,
+	}
+	if s.Priority <= 0 {
+		s.Priority = 3
+	}
+	b := &builder{rule: r, sig: s, cur: bufPktData, lastContent: -1, seen: map[string]bool{}}
+	for _, o := range r.Options {
+		name := strings.ToLower(o.Name)
+		k := registry[name]
+		if k == nil {
+			if rules.KnownKeyword(name) {
+				return nil, fail(name, fmt.Sprintf("unsupported keyword %q", name))
+			}
+			return nil, fail(name, fmt.Sprintf("unknown keyword %q", name))
+		}
+		if err := k.setup(b, o); err != nil {
+			prefix := name
+			if k.modifier {
+				prefix = "content"
+			}
+			return nil, fail(name, prefix+": "+err.Error())
+		}
+	}
+	if kw, err := b.finish(); err != nil {
+		return nil, fail(kw, kw+": "+err.Error())
+	}
+	return s, nil
+}
+
+// finish validates content windows and picks the fast pattern.
+func (b *builder) finish() (string, error) {
+	s := b.sig
+	for bi := range s.bufs {
+		l := s.bufs[bi]
+		for i := range l {
+			st := &l[i]
+			if st.kind != stepContent {
+				continue
+			}
+			plen := uint32(len(st.pat))
+			if st.flags&fStartsWith != 0 {
+				if st.flags&(fOffset|fDepth|fDistance|fWithin) != 0 {
+					return "content", errors.New("startswith cannot be combined with depth, offset, distance or within")
+				}
+				st.flags |= fDepth
+				st.depth = plen
+				st.rawDepth = plen
+			} else if st.flags&fDepth != 0 {
+				if st.rawDepth < plen {
+					return "content", errFmt("depth %d is smaller than the content length %d", st.rawDepth, plen)
+				}
+				st.depth = st.rawDepth + st.offset
+			}
+			if st.flags&fWithin != 0 && st.within < int32(plen) {
+				return "content", errFmt("within %d is smaller than the content length %d, so it can never match", st.within, plen)
+			}
+			if st.fpLen > 0 && uint32(st.fpOff)+uint32(st.fpLen) > plen {
+				return "content", errFmt("fast_pattern %d,%d is past the end of the %d-byte content", st.fpOff, st.fpLen, plen)
+			}
+		}
+	}
+	s.needsPayload = len(s.bufs[bufPktData]) > 0
+
+	// Fast pattern: the content marked fast_pattern, else the longest
+	// non-negated content of pkt_data (the first on a tie). A negated
+	// content never filters.
+	l := s.bufs[bufPktData]
+	best := -1
+	for i := range l {
+		st := &l[i]
+		if st.kind != stepContent {
+			continue
+		}
+		if st.flags&fFastPattern != 0 {
+			best = i
+			break
+		}
+		if st.flags&fNegated == 0 && (best < 0 || len(st.pat) > len(l[best].pat)) {
+			best = i
+		}
+	}
+	if best >= 0 && l[best].flags&fNegated == 0 {
+		st := &l[best]
+		pat := st.pat
+		if st.fpLen > 0 {
+			pat = pat[st.fpOff : st.fpOff+st.fpLen]
+		}
+		s.fast = &mpm.Pattern{Bytes: pat, NoCase: st.flags&fNocase != 0}
+	}
+	return "", nil
+}
+
+func init() {
+	// Rule metadata: the parser has taken these into rules.Rule already.
+	for _, n := range []string{"msg", "sid", "rev", "gid", "classtype", "priority", "metadata", "reference"} {
+		register(&keyword{name: n, setup: func(*builder, rules.Option) error { return nil }})
+	}
+	register(&keyword{name: "target", setup: setupTarget})
+	register(&keyword{name: "flow", setup: setupFlow})
+	register(&keyword{name: "pkt_data", setup: func(b *builder, o rules.Option) error {
+		if o.HasValue {
+			return errFmt("takes no value")
+		}
+		b.cur = bufPktData
+		b.lastContent = -1
+		for i, st := range *b.list() {
+			if st.kind == stepContent {
+				b.lastContent = i
+			}
+		}
+		return nil
+	}})
+
+	register(&keyword{name: "content", setup: setupContent})
+	register(&keyword{name: "nocase", setup: setupNocase, modifier: true})
+	register(&keyword{name: "rawbytes", setup: setupRawbytes, modifier: true})
+	register(&keyword{name: "depth", setup: setupDepth, modifier: true})
+	register(&keyword{name: "offset", setup: setupOffset, modifier: true})
+	register(&keyword{name: "distance", setup: setupDistance, modifier: true})
+	register(&keyword{name: "within", setup: setupWithin, modifier: true})
+	register(&keyword{name: "fast_pattern", setup: setupFastPattern, modifier: true})
+	register(&keyword{name: "startswith", setup: setupStartsWith, modifier: true})
+	register(&keyword{name: "endswith", setup: setupEndsWith, modifier: true})
+	register(&keyword{name: "isdataat", setup: setupIsdataat})
+	register(&keyword{name: "pcre", setup: setupPcre})
+
+	register(&keyword{name: "dsize", setup: func(b *builder, o rules.Option) error {
+		if err := b.once("dsize"); err != nil {
+			return err
+		}
+		u, err := parseUint(o.Value, 65535)
+		if err != nil {
+			return err
+		}
+		b.sig.pkt = append(b.sig.pkt, &dsizeMatch{u})
+		return nil
+	}})
+	register(&keyword{name: "ttl", setup: func(b *builder, o rules.Option) error {
+		u, err := parseUint(o.Value, 255)
+		if err != nil {
+			return err
+		}
+		b.sig.pkt = append(b.sig.pkt, &ttlMatch{u})
+		return nil
+	}})
+	register(&keyword{name: "itype", setup: func(b *builder, o rules.Option) error {
+		u, err := parseUint(o.Value, 255)
+		if err != nil {
+			return err
+		}
+		b.sig.pkt = append(b.sig.pkt, &icmpMatch{u: u})
+		return nil
+	}})
+	register(&keyword{name: "icode", setup: func(b *builder, o rules.Option) error {
+		u, err := parseUint(o.Value, 255)
+		if err != nil {
+			return err
+		}
+		b.sig.pkt = append(b.sig.pkt, &icmpMatch{u: u, code: true})
+		return nil
+	}})
+	register(&keyword{name: "ip_proto", setup: func(b *builder, o rules.Option) error {
+		u, err := parseIPProto(o.Value)
+		if err != nil {
+			return err
+		}
+		b.sig.pkt = append(b.sig.pkt, &ipProtoMatch{u})
+		return nil
+	}})
+	register(&keyword{name: "flags", setup: func(b *builder, o rules.Option) error {
+		if err := b.once("flags"); err != nil {
+			return err
+		}
+		m, err := parseFlags(o.Value)
+		if err != nil {
+			return err
+		}
+		b.sig.pkt = append(b.sig.pkt, m)
+		return nil
+	}})
+	register(&keyword{name: "sameip", setup: func(b *builder, o rules.Option) error {
+		if o.HasValue && strings.TrimSpace(o.Value) != "" {
+			return errFmt("takes no value")
+		}
+		b.sig.pkt = append(b.sig.pkt, sameIPMatch{})
+		return nil
+	}})
+}
+
+func setupTarget(b *builder, o rules.Option) error {
+	switch strings.TrimSpace(o.Value) {
+	case "src_ip", "dest_ip":
+		return nil
+	}
+	return errFmt("must be src_ip or dest_ip, not %q", o.Value)
+}
+
+func setupFlow(b *builder, o rules.Option) error {
+	if err := b.once("flow"); err != nil {
+		return err
+	}
+	f, err := parseFlow(o.Value)
+	if err != nil {
+		return err
+	}
+	b.sig.flow = f
+	return nil
+}
+
+func setupContent(b *builder, o rules.Option) error {
+	pat, neg, err := rules.DecodeContent(o.Value)
+	if err != nil {
+		return err
+	}
+	if len(pat) == 0 {
+		return errFmt("empty pattern")
+	}
+	if len(pat) > 65535 {
+		return errFmt("pattern of %d bytes is too long (max 65535)", len(pat))
+	}
+	st := step{kind: stepContent, pat: pat}
+	if neg {
+		st.flags |= fNegated
+	}
+	l := b.list()
+	*l = append(*l, st)
+	b.lastContent = len(*l) - 1
+	return nil
+}
+
+func noValue(o rules.Option) error {
+	if o.HasValue && strings.TrimSpace(o.Value) != "" {
+		return errFmt("%s takes no value", o.Name)
+	}
+	return nil
+}
+
+func setupNocase(b *builder, o rules.Option) error {
+	if err := noValue(o); err != nil {
+		return err
+	}
+	st, err := b.content("nocase")
+	if err != nil {
+		return err
+	}
+	if st.flags&fNocase != 0 {
+		return errFmt("nocase given twice for the same content")
+	}
+	st.flags |= fNocase
+	for i, c := range st.pat {
+		st.pat[i] = lower[c]
+	}
+	return nil
+}
+
+func setupRawbytes(b *builder, o rules.Option) error {
+	if err := noValue(o); err != nil {
+		return err
+	}
+	_, err := b.content("rawbytes")
+	return err
+}
+
+// parseNum parses a modifier's integer value in [lo, hi].
+func parseNum(kw, v string, lo, hi int64) (int64, error) {
+	v = strings.TrimSpace(v)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, errFmt("invalid %s value %q", kw, v)
+	}
+	if n < lo || n > hi {
+		return 0, errFmt("%s %d out of range [%d, %d]", kw, n, lo, hi)
+	}
+	return n, nil
+}
+
+func absoluteModifier(b *builder, kw string, flag uint16) (*step, error) {
+	st, err := b.content(kw)
+	if err != nil {
+		return nil, err
+	}
+	if st.flags&flag != 0 {
+		return nil, errFmt("%s given twice for the same content", kw)
+	}
+	if st.relative() {
+		return nil, errFmt("cannot use %s with distance or within on the same content", kw)
+	}
+	if st.flags&fStartsWith != 0 {
+		return nil, errFmt("cannot use %s with startswith", kw)
+	}
+	return st, nil
+}
+
+func setupDepth(b *builder, o rules.Option) error {
+	st, err := absoluteModifier(b, "depth", fDepth)
+	if err != nil {
+		return err
+	}
+	v := strings.TrimSpace(o.Value)
+	if v == "0" {
+		return errFmt("depth 0 is invalid")
+	}
+	n, err := parseNum("depth", v, 1, 65535)
+	if err != nil {
+		return err
+	}
+	st.flags |= fDepth
+	st.rawDepth = uint32(n)
+	return nil
+}
+
+func setupOffset(b *builder, o rules.Option) error {
+	st, err := absoluteModifier(b, "offset", fOffset)
+	if err != nil {
+		return err
+	}
+	n, err := parseNum("offset", o.Value, 0, 65535)
+	if err != nil {
+		return err
+	}
+	st.flags |= fOffset
+	st.offset = uint32(n)
+	return nil
+}
+
+func relativeModifier(b *builder, kw string, flag uint16) (*step, error) {
+	st, err := b.content(kw)
+	if err != nil {
+		return nil, err
+	}
+	if st.flags&flag != 0 {
+		return nil, errFmt("%s given twice for the same content", kw)
+	}
+	if st.flags&(fDepth|fOffset) != 0 {
+		return nil, errFmt("cannot use %s with depth or offset on the same content", kw)
+	}
+	if st.flags&fStartsWith != 0 {
+		return nil, errFmt("cannot use %s with startswith", kw)
+	}
+	// Mark the keyword this content is relative to.
+	if j := b.prevMatchIndex(b.lastContent); j >= 0 {
+		prev := &(*b.list())[j]
+		prev.flags |= fRelativeNext
+		if flag == fWithin {
+			prev.flags |= fWithinNext
+		}
+	}
+	return st, nil
+}
+
+func setupDistance(b *builder, o rules.Option) error {
+	st, err := relativeModifier(b, "distance", fDistance)
+	if err != nil {
+		return err
+	}
+	n, err := parseNum("distance", o.Value, -65535, 65535)
+	if err != nil {
+		return err
+	}
+	st.flags |= fDistance
+	st.distance = int32(n)
+	return nil
+}
+
+func setupWithin(b *builder, o rules.Option) error {
+	st, err := relativeModifier(b, "within", fWithin)
+	if err != nil {
+		return err
+	}
+	v := strings.TrimSpace(o.Value)
+	if v == "0" {
+		return errFmt("within 0 is invalid")
+	}
+	n, err := parseNum("within", v, 1, 65535)
+	if err != nil {
+		return err
+	}
+	st.flags |= fWithin
+	st.within = int32(n)
+	return nil
+}
+
+func setupFastPattern(b *builder, o rules.Option) error {
+	st, err := b.content("fast_pattern")
+	if err != nil {
+		return err
+	}
+	if b.fastSet {
+		return errFmt("fast_pattern given for more than one content")
+	}
+	v := strings.TrimSpace(o.Value)
+	switch {
+	case v == "" || v == "only":
+	default:
+		os, ls, ok := strings.Cut(v, ",")
+		if !ok {
+			return errFmt("invalid fast_pattern value %q (want only or offset,length)", v)
+		}
+		off, err := parseNum("fast_pattern offset", os, 0, 65535)
+		if err != nil {
+			return err
+		}
+		n, err := parseNum("fast_pattern length", ls, 1, 65535)
+		if err != nil {
+			return err
+		}
+		st.fpOff, st.fpLen = int(off), int(n)
+	}
+	b.fastSet = true
+	st.flags |= fFastPattern
+	return nil
+}
+
+func setupStartsWith(b *builder, o rules.Option) error {
+	if err := noValue(o); err != nil {
+		return err
+	}
+	st, err := b.content("startswith")
+	if err != nil {
+		return err
+	}
+	if st.flags&fStartsWith != 0 {
+		return errFmt("startswith given twice for the same content")
+	}
+	if st.flags&(fOffset|fDepth|fDistance|fWithin) != 0 {
+		return errFmt("startswith cannot be combined with depth, offset, distance or within")
+	}
+	st.flags |= fStartsWith
+	return nil
+}
+
+func setupEndsWith(b *builder, o rules.Option) error {
+	if err := noValue(o); err != nil {
+		return err
+	}
+	st, err := b.content("endswith")
+	if err != nil {
+		return err
+	}
+	if st.flags&fEndsWith != 0 {
+		return errFmt("endswith given twice for the same content")
+	}
+	st.flags |= fEndsWith
+	return nil
+}
+
+// setupIsdataat parses "isdataat:[!]N[,relative]".
+func setupIsdataat(b *builder, o rules.Option) error {
+	parts := rules.SplitArgs(o.Value)
+	if len(parts) == 0 || len(parts) > 2 {
+		return errFmt("invalid value %q (want [!]N[,relative])", o.Value)
+	}
+	st := step{kind: stepIsdataat}
+	v := parts[0]
+	if strings.HasPrefix(v, "!") {
+		st.flags |= fNegated
+		v = strings.TrimSpace(v[1:])
+	}
+	n, err := parseNum("isdataat", v, 0, 65535)
+	if err != nil {
+		return err
+	}
+	st.dataat = uint32(n)
+	if len(parts) == 2 {
+		switch strings.TrimSpace(parts[1]) {
+		case "relative":
+			st.flags |= fRelative
+		case "rawbytes":
+		default:
+			return errFmt("unknown option %q (want relative)", parts[1])
+		}
+	}
+	l := b.list()
+	if st.flags&fRelative != 0 {
+		if j := b.prevMatchIndex(len(*l)); j >= 0 {
+			(*l)[j].flags |= fRelativeNext
+		}
+	}
+	*l = append(*l, st)
+	return nil
+}

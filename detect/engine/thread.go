@@ -1,0 +1,197 @@
+package engine
+
+import (
+	"net/netip"
+
+	"slices"
+
+	"github.com/vigil-ids/vigil/dataplane/packet"
+	"github.com/vigil-ids/vigil/detect/mpm"
+	"github.com/vigil-ids/vigil/detect/rules"
+)
+
+// Match is one alert of a packet.
+type Match struct {
+	Sig *Signature
+}
+
+// Counters are a thread's detection counters. They only grow.
+type Counters struct {
+	Packets         uint64 // packets given to Inspect
+	Candidates      uint64 // signatures the prefilter reported
+	Evaluations     uint64 // signatures fully evaluated (candidates plus non-prefilter ones)
+	Alerts          uint64 // alerts returned by Inspect
+	AlertsDiscarded uint64 // alerts over PacketAlertMax, not returned
+	Passes          uint64 // packets on which a pass signature matched
+	Drops           uint64 // packets given a drop or reject verdict
+}
+
+// Thread is one worker's detection state: scratch reused for every packet.
+type Thread struct {
+	e       *Engine
+	scratch [numGroups]*mpm.Scratch
+	cands   []uint32 // signatures to evaluate for the current packet
+	hits    []uint32 // signatures that matched the current packet
+	out     []Match
+
+	verdict packet.Verdict
+	passed  bool
+	// inspection state of the current buffer
+	bufOff int // Suricata's det_ctx->buffer_offset: end of the last match
+	budget int // remaining inspection steps for the current signature
+	// pcreBuf holds a buffer transcoded for regexp matching (see pcre.go).
+	pcreBuf []byte
+
+	c Counters
+}
+
+// Counters returns the thread's counters so far.
+func (t *Thread) Counters() Counters { return t.c }
+
+// Verdict is the verdict detection reached for the last inspected packet:
+// packet.VerdictDrop when a drop signature matched, packet.VerdictReject
+// when a reject signature did, packet.VerdictForward otherwise. The
+// pipeline applies it only in IPS mode. Drop and reject signatures are
+// applied even when their alert is discarded by PacketAlertMax, and not at
+// all when a pass signature ordered before them matched.
+func (t *Thread) Verdict() packet.Verdict { return t.verdict }
+
+// Passed reports whether a pass signature matched the last inspected packet
+// (detection stopped there; the pipeline may stop inspecting its flow).
+func (t *Thread) Passed() bool { return t.passed }
+
+// Inspect runs detection on one decoded packet and returns its alerts in
+// Suricata's order (by signature Num), at most Config.PacketAlertMax. A
+// matching pass signature stops detection: signatures ordered after it do
+// not alert and the pass itself is not returned. The slice is owned by t
+// and valid until the next Inspect. Inspect allocates nothing.
+func (t *Thread) Inspect(p *packet.Packet) []Match {
+	t.c.Packets++
+	t.out = t.out[:0]
+	t.hits = t.hits[:0]
+	t.verdict = packet.VerdictForward
+	t.passed = false
+	if p.Flags&(packet.FlagIPv4|packet.FlagIPv6) == 0 {
+		return t.out
+	}
+	e := t.e
+	gi := groupOf(p)
+	g := &e.groups[gi]
+	if len(g.sigs) == 0 {
+		return t.out
+	}
+	payload := p.Payload()
+	cands := t.cands[:0]
+	if len(payload) > 0 {
+		if g.prefilter != nil {
+			ids := g.prefilter.Scan(payload, t.scratch[gi])
+			t.c.Candidates += uint64(len(ids))
+			cands = append(cands, ids...)
+		}
+		cands = append(cands, g.always...)
+	} else {
+		cands = append(cands, g.always0...)
+	}
+	t.cands = cands
+	for _, num := range cands {
+		s := e.sigs[num]
+		t.c.Evaluations++
+		if t.matchSig(s, p, payload) {
+			t.hits = append(t.hits, num)
+		}
+	}
+	if len(t.hits) == 0 {
+		return t.out
+	}
+	slices.Sort(t.hits)
+	max := e.cfg.PacketAlertMax
+	for _, num := range t.hits {
+		s := e.sigs[num]
+		switch s.Action {
+		case rules.ActionPass:
+			t.passed = true
+			t.c.Passes++
+		case rules.ActionDrop:
+			if t.verdict == packet.VerdictForward {
+				t.verdict = packet.VerdictDrop
+			}
+		case rules.ActionReject, rules.ActionRejectSrc, rules.ActionRejectDst, rules.ActionRejectBoth:
+			t.verdict = packet.VerdictReject
+		}
+		if t.passed {
+			break
+		}
+		if len(t.out) < max {
+			t.out = append(t.out, Match{Sig: s})
+			t.c.Alerts++
+		} else {
+			t.c.AlertsDiscarded++
+		}
+	}
+	if t.verdict != packet.VerdictForward {
+		t.c.Drops++
+	}
+	return t.out
+}
+
+// matchSig evaluates one signature fully: protocol, addresses and ports
+// (both orientations for "<>"), flow, packet matchers, then the buffers.
+func (t *Thread) matchSig(s *Signature, p *packet.Packet, payload []byte) bool {
+	if !s.proto.matches(p) {
+		return false
+	}
+	r := s.Rule
+	if !headerMatch(r, p.SrcIP, p.DstIP, p.SrcPort, p.DstPort, p) &&
+		!(r.Bidirectional && headerMatch(r, p.DstIP, p.SrcIP, p.DstPort, p.SrcPort, p)) {
+		return false
+	}
+	if !s.flow.match(p) {
+		return false
+	}
+	for _, m := range s.pkt {
+		if !m.match(p) {
+			return false
+		}
+	}
+	if list := s.bufs[bufPktData]; len(list) > 0 {
+		if len(payload) == 0 {
+			return false
+		}
+		t.bufOff = 0
+		t.budget = t.e.cfg.InspectionRecursionLimit
+		if t.inspect(list, 0, payload) != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// headerMatch checks a rule's addresses and ports with the packet's source
+// and destination given (possibly swapped, for "<>").
+func headerMatch(r *rules.Rule, src, dst netip.Addr, sp, dp uint16, p *packet.Packet) bool {
+	if !r.Src.IsAny() && !r.Src.Contains(src) {
+		return false
+	}
+	if !r.Dst.IsAny() && !r.Dst.Contains(dst) {
+		return false
+	}
+	spAny, dpAny := r.SrcPorts.IsAny(), r.DstPorts.IsAny()
+	if spAny && dpAny {
+		return true
+	}
+	if !hasPorts(p) {
+		return false
+	}
+	if !spAny && !r.SrcPorts.Contains(sp) {
+		return false
+	}
+	if !dpAny && !r.DstPorts.Contains(dp) {
+		return false
+	}
+	return true
+}
+
+func hasPorts(p *packet.Packet) bool {
+	return p.Flags&(packet.FlagTCP|packet.FlagUDP) != 0 ||
+		(p.IPProto == packet.ProtoSCTP && p.Flags&(packet.FlagICMPv4|packet.FlagICMPv6) == 0 && p.L4Off > 0)
+}

@@ -1,0 +1,182 @@
+package output
+
+import (
+	"io"
+	"time"
+
+	"github.com/vigil-ids/vigil/dataplane/packet"
+)
+
+// EVEConfig selects the optional parts of EVE records. The zero value
+// writes Suricata's default alert record without payload or packet.
+type EVEConfig struct {
+	// Payload adds "payload": the packet's L4 payload in base64
+	// (Suricata's alert option "payload: yes").
+	Payload bool
+	// PayloadPrintable adds "payload_printable": the payload with every
+	// byte that is not printable ASCII, CR or LF shown as '.'
+	// ("payload-printable: yes").
+	PayloadPrintable bool
+	// PayloadLength adds "payload_length" ("payload-length: yes").
+	PayloadLength bool
+	// Packet adds "packet" (the captured frame in base64) and
+	// "packet_info" {"linktype", "linktype_name"} ("packet: yes").
+	Packet bool
+	// Metadata adds alert.metadata from the rule's metadata keyword
+	// ("metadata: yes", Suricata's default).
+	Metadata bool
+	// SensorName, when set, is written last as "host" (Suricata's
+	// sensor-name).
+	SensorName string
+	// Location is the time zone of timestamps; nil means time.Local, the
+	// process's zone, as Suricata uses.
+	Location *time.Location
+	// BufferSize is how many bytes of records are kept before they are
+	// written; 0 means DefaultBufferSize.
+	BufferSize int
+}
+
+// EVE writes EVE JSON records, one per line. It is used by one goroutine.
+type EVE struct {
+	s   lineSink
+	cfg EVEConfig
+	loc *time.Location
+	md  []mdEntry // scratch for grouping alert metadata, reused
+}
+
+// NewEVE returns an EVE writer that writes to w. Records are buffered:
+// call Flush to hand them to w. Close flushes but does not close w.
+func NewEVE(w io.Writer, cfg EVEConfig) *EVE {
+	e := &EVE{cfg: cfg, loc: cfg.Location}
+	if e.loc == nil {
+		e.loc = time.Local
+	}
+	e.s.init(w, "eve", "", cfg.BufferSize)
+	return e
+}
+
+// OpenEVE opens path for appending, creating it if it does not exist, and
+// returns an EVE writer for it. Close flushes and closes the file.
+func OpenEVE(path string, cfg EVEConfig) (*EVE, error) {
+	f, err := openAppend(path, "eve")
+	if err != nil {
+		return nil, err
+	}
+	e := NewEVE(f, cfg)
+	e.s.c = f
+	e.s.target = path
+	return e, nil
+}
+
+// Flush writes the buffered records.
+func (e *EVE) Flush() error {
+	if e.s.closed {
+		return ErrClosed
+	}
+	return e.s.flush()
+}
+
+// Close flushes the buffered records and, for a writer from OpenEVE,
+// closes the file. Later calls of the writer's methods return ErrClosed.
+func (e *EVE) Close() error { return e.s.close() }
+
+// Lost returns how many records were dropped because writing them failed.
+func (e *EVE) Lost() uint64 { return e.s.lost }
+
+// begin opens a record and writes the header every event type starts
+// with, in Suricata's order: timestamp, flow_id, pcap_cnt, event_type,
+// vlan, then for IP packets src_ip, src_port, dest_ip, dest_port, proto,
+// ip_v, icmp_type, icmp_code, and last pkt_src.
+//
+// flowID 0 means the packet has no flow: flow_id is left out. Ports are
+// written for TCP, UDP and SCTP only; ICMP type and code for ICMPv4 and
+// ICMPv6 packets whose header was decoded. For a packet without an IP
+// layer (an alert on a decoder event) only the fields that do not need
+// one are written.
+func (e *EVE) begin(p *packet.Packet, flowID uint64, eventType string) {
+	j := &e.s.j
+	j.b = append(j.b, '{')
+	j.key("timestamp")
+	j.b = append(j.b, '"')
+	j.b = appendISOTime(j.b, p.TimeNs, e.loc)
+	j.b = append(j.b, '"')
+	if flowID != 0 {
+		j.uint("flow_id", flowID)
+	}
+	if p.Num != 0 {
+		j.uint("pcap_cnt", p.Num)
+	}
+	j.str("event_type", eventType)
+	if n := int(p.VLANCount); n > 0 {
+		if n > packet.MaxVLAN {
+			n = packet.MaxVLAN
+		}
+		j.openArray("vlan")
+		for i := 0; i < n; i++ {
+			j.appendUintElem(uint64(p.VLAN[i]))
+		}
+		j.closeArray()
+	}
+	if p.IsIP() {
+		proto := p.IPProto
+		ports := hasPorts(proto)
+		if p.SrcIP.IsValid() {
+			j.ip("src_ip", p.SrcIP)
+		}
+		if ports {
+			j.uint("src_port", uint64(p.SrcPort))
+		}
+		if p.DstIP.IsValid() {
+			j.ip("dest_ip", p.DstIP)
+		}
+		if ports {
+			j.uint("dest_port", uint64(p.DstPort))
+		}
+		j.str("proto", eveProto(proto))
+		if v := ipVersion(p); v != 0 {
+			j.uint("ip_v", v)
+		}
+		if (proto == packet.ProtoICMP && p.IsICMPv4()) || (proto == packet.ProtoICMPv6 && p.IsICMPv6()) {
+			j.uint("icmp_type", uint64(p.ICMPType))
+			j.uint("icmp_code", uint64(p.ICMPCode))
+		}
+	}
+	j.str("pkt_src", p.Origin.String())
+}
+
+// end closes the record, adding the fields Suricata appends to every
+// record, and accounts for it.
+func (e *EVE) end() error {
+	j := &e.s.j
+	if e.cfg.SensorName != "" {
+		j.str("host", e.cfg.SensorName)
+	}
+	j.b = append(j.b, '}', '\n')
+	return e.s.endRecord()
+}
+
+// ipVersion is the EVE ip_v of a packet: the version of the addresses it
+// carries, 0 if it has none.
+func ipVersion(p *packet.Packet) uint64 {
+	switch {
+	case p.SrcIP.Is4():
+		return 4
+	case p.SrcIP.Is6():
+		return 6
+	case p.IsIPv6():
+		return 6
+	case p.IsIPv4():
+		return 4
+	}
+	return 0
+}
+
+// payloadOf returns the packet's L4 payload, or nil when the payload
+// offsets do not lie inside the captured frame.
+func payloadOf(p *packet.Packet) []byte {
+	off, n := p.PayloadOff, p.PayloadLen
+	if n <= 0 || off < 0 || off > len(p.Data) || n > len(p.Data)-off {
+		return nil
+	}
+	return p.Data[off : off+n]
+}

@@ -1,0 +1,218 @@
+// Package pipeline wires the stages of the packet path together and owns the
+// threads that run them. Stages never start goroutines of their own.
+//
+// This file holds the single runmode: one goroutine runs capture, decode,
+// flow, detection and output to completion for each batch. The workers and
+// autofp runmodes (DESIGN.md, "Threads") build on the same Stages.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/vigil-ids/vigil/dataplane/capture"
+	"github.com/vigil-ids/vigil/dataplane/decode"
+	"github.com/vigil-ids/vigil/dataplane/flow"
+	"github.com/vigil-ids/vigil/dataplane/packet"
+	"github.com/vigil-ids/vigil/detect/engine"
+	"github.com/vigil-ids/vigil/detect/rules"
+	"github.com/vigil-ids/vigil/output"
+)
+
+// Options choose how a pipeline treats packets.
+type Options struct {
+	// BatchSize is the number of packets per batch (default 64).
+	BatchSize int
+	// IPS applies drop/reject verdicts (inline or --simulate-ips); in IDS
+	// mode drop rules only alert.
+	IPS bool
+	// FlowExpireIntervalNs is how often, in packet time, timed-out flows are
+	// swept (default one second).
+	FlowExpireIntervalNs int64
+}
+
+// Counters are what one pipeline thread counts. Every packet that enters is
+// accounted for: Packets = Decoded + NotIP ... see Check.
+type Counters struct {
+	Packets        uint64 // packets taken from the source
+	Bytes          uint64 // captured bytes
+	IP             uint64 // packets with an IPv4 or IPv6 header decoded
+	NotIP          uint64 // packets with no IP layer (ARP, LLDP, unknown link types)
+	Malformed      uint64 // packets whose decoding stopped at a malformed layer
+	NoFlow         uint64 // IP packets that got no flow (memcap, emergency)
+	Inspected      uint64 // packets that went through detection
+	Alerts         uint64 // alert records written
+	Dropped        uint64 // packets given a drop/reject verdict (IPS)
+	FlowsExpired   uint64 // flows ended by timeout
+	FlowsAtEnd     uint64 // flows still open when input ended
+	OutputErrors   uint64 // records that could not be written
+	SourceFailures uint64 // source errors other than end of input
+}
+
+// Stages are the per-thread stage objects a pipeline thread runs. Each is
+// owned by exactly one thread.
+type Stages struct {
+	Source  capture.Source
+	Decoder *decode.Decoder
+	Flows   *flow.Table
+	// Detect is nil when detection is disabled.
+	Detect *engine.Thread
+	// EVE and Fast are nil when that output is off.
+	EVE  *output.EVE
+	Fast *output.FastLog
+}
+
+// Single runs every stage on the calling goroutine.
+type Single struct {
+	Stages
+	Opts     Options
+	Counters Counters
+	// AlertsBySig counts alerts per signature (indexed by Signature.Num),
+	// for the end-of-run summary. Sized by Run.
+	AlertsBySig []uint64
+	// Progress, if set, is called after each batch (from this goroutine).
+	Progress func(c *Counters)
+
+	alert      output.AlertInfo
+	nextExpire int64
+}
+
+// Run processes the source until it ends, ctx is cancelled or an error
+// occurs. It flushes the outputs before returning. The error is nil at the
+// normal end of input.
+func (s *Single) Run(ctx context.Context, sigs []*engine.Signature) error {
+	if s.Opts.BatchSize <= 0 {
+		s.Opts.BatchSize = packet.DefaultBatchSize
+	}
+	if s.Opts.FlowExpireIntervalNs <= 0 {
+		s.Opts.FlowExpireIntervalNs = 1e9
+	}
+	maxNum := 0
+	for _, sig := range sigs {
+		if sig.Num >= maxNum {
+			maxNum = sig.Num + 1
+		}
+	}
+	s.AlertsBySig = make([]uint64, maxNum)
+	b := packet.NewBatch(s.Opts.BatchSize)
+	var runErr error
+	for {
+		if err := ctx.Err(); err != nil {
+			runErr = err
+			break
+		}
+		err := s.Source.Next(b)
+		for _, p := range b.Pkts {
+			s.process(p)
+		}
+		s.Source.Done(b)
+		if s.Progress != nil {
+			s.Progress(&s.Counters)
+		}
+		if err != nil {
+			if !errors.Is(err, capture.ErrEndOfInput) {
+				s.Counters.SourceFailures++
+				runErr = err
+			}
+			break
+		}
+	}
+	s.Flows.Flush(func(*flow.Flow) { s.Counters.FlowsAtEnd++ })
+	if ferr := s.flushOutputs(); ferr != nil && runErr == nil {
+		runErr = ferr
+	}
+	return runErr
+}
+
+func (s *Single) flushOutputs() error {
+	var first error
+	if s.EVE != nil {
+		if err := s.EVE.Flush(); err != nil {
+			first = fmt.Errorf("eve.json: %w", err)
+		}
+	}
+	if s.Fast != nil {
+		if err := s.Fast.Flush(); err != nil && first == nil {
+			first = fmt.Errorf("fast.log: %w", err)
+		}
+	}
+	return first
+}
+
+// process runs one packet through decode, flow, detection and output.
+func (s *Single) process(p *packet.Packet) {
+	c := &s.Counters
+	c.Packets++
+	c.Bytes += uint64(len(p.Data))
+	s.Decoder.Decode(p)
+	if p.Flags&packet.FlagMalformed != 0 {
+		c.Malformed++
+	}
+	var f *flow.Flow
+	if p.IsIP() {
+		c.IP++
+		if p.TimeNs >= s.nextExpire {
+			if s.nextExpire != 0 {
+				s.Flows.Expire(p.TimeNs, func(*flow.Flow) { c.FlowsExpired++ })
+			}
+			s.nextExpire = p.TimeNs + s.Opts.FlowExpireIntervalNs
+		}
+		f = s.Flows.Lookup(p)
+		if f == nil {
+			c.NoFlow++
+		}
+	} else {
+		c.NotIP++
+	}
+	if s.Detect == nil {
+		return
+	}
+	c.Inspected++
+	matches := s.Detect.Inspect(p)
+	if len(matches) == 0 {
+		return
+	}
+	var flowID uint64
+	if f != nil {
+		flowID = f.ID
+	}
+	verdict := s.Detect.Verdict()
+	if s.Opts.IPS && (verdict == packet.VerdictDrop || verdict == packet.VerdictReject) {
+		p.Verdict = verdict
+		c.Dropped++
+	}
+	for i := range matches {
+		sig := matches[i].Sig
+		s.fillAlert(sig, p)
+		s.AlertsBySig[sig.Num]++
+		c.Alerts++
+		if s.EVE != nil {
+			if err := s.EVE.Alert(p, flowID, &s.alert); err != nil {
+				c.OutputErrors++
+			}
+		}
+		if s.Fast != nil {
+			if err := s.Fast.Alert(p, &s.alert); err != nil {
+				c.OutputErrors++
+			}
+		}
+	}
+}
+
+// fillAlert describes sig for the writers. Action follows Suricata: in IPS
+// mode a drop or reject rule writes "blocked", everything else "allowed".
+func (s *Single) fillAlert(sig *engine.Signature, p *packet.Packet) {
+	a := &s.alert
+	a.Action = "allowed"
+	if s.Opts.IPS {
+		switch sig.Action {
+		case rules.ActionDrop, rules.ActionReject, rules.ActionRejectSrc, rules.ActionRejectDst, rules.ActionRejectBoth:
+			a.Action = "blocked"
+		}
+	}
+	a.GID, a.SID, a.Rev = sig.GID, sig.SID, sig.Rev
+	a.Signature = sig.Msg
+	a.Category = sig.ClassDesc
+	a.Severity = sig.Priority
+}

@@ -1,0 +1,188 @@
+package profiles
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Settings are the typed values the engine reads from a configuration tree.
+type Settings struct {
+	// AddrVars and PortVars are vars.address-groups and vars.port-groups.
+	// Nil means "use the defaults of Suricata's stock suricata.yaml".
+	AddrVars map[string]string
+	PortVars map[string]string
+
+	// RuleFiles are the rule files named by the config (default-rule-path
+	// joined to each of rule-files).
+	RuleFiles []string
+
+	ClassificationFile string // "" = built-in stock classification.config
+	ReferenceFile      string
+	ThresholdFile      string
+
+	// PacketAlertMax is how many alerts one packet may raise (Suricata's
+	// packet-alert-max, default 15).
+	PacketAlertMax int
+
+	// LogDir is default-log-dir ("" when not set).
+	LogDir string
+
+	EVE  EVESettings
+	Fast FastSettings
+
+	// Ignored lists top-level keys of the file that Vigil does not read yet,
+	// so that `vigil -T` can say so.
+	Ignored []string
+}
+
+// EVESettings are the eve-log output options Vigil honours.
+type EVESettings struct {
+	Enabled  bool
+	Filename string
+	// Alert record options (types: - alert: {payload: yes, ...}).
+	Payload          bool
+	PayloadPrintable bool
+	Packet           bool
+	Metadata         bool
+}
+
+// FastSettings are the fast.log output options.
+type FastSettings struct {
+	Enabled  bool
+	Filename string
+}
+
+// known top-level keys: the ones Settings reads, and the ones of a stock
+// suricata.yaml whose defaults Vigil already matches or that configure
+// features that are not built yet (listed in Ignored).
+var readKeys = map[string]bool{
+	"vars": true, "default-rule-path": true, "rule-files": true,
+	"classification-file": true, "reference-config-file": true, "threshold-file": true,
+	"packet-alert-max": true, "default-log-dir": true, "outputs": true,
+}
+
+// DefaultSettings are the settings with no configuration file.
+func DefaultSettings() *Settings {
+	return &Settings{
+		PacketAlertMax: 15,
+		EVE:            EVESettings{Enabled: true, Filename: "eve.json", Metadata: true},
+		Fast:           FastSettings{Enabled: true, Filename: "fast.log"},
+	}
+}
+
+// Settings reads the typed settings out of the tree. Errors name the key.
+func (t *Tree) Settings() (*Settings, error) {
+	s := DefaultSettings()
+	var err error
+	if m, ok := t.Map("vars.address-groups"); ok {
+		s.AddrVars = stringMap(m)
+	}
+	if m, ok := t.Map("vars.port-groups"); ok {
+		s.PortVars = stringMap(m)
+	}
+	base, _ := t.String("default-rule-path")
+	if l, ok := t.List("rule-files"); ok {
+		for _, x := range l {
+			name, ok := x.(string)
+			if !ok {
+				return nil, fmt.Errorf("rule-files: entry %v is not a file name", x)
+			}
+			if base != "" && !filepath.IsAbs(name) {
+				name = filepath.Join(base, name)
+			}
+			s.RuleFiles = append(s.RuleFiles, name)
+		}
+	}
+	s.ClassificationFile, _ = t.String("classification-file")
+	s.ReferenceFile, _ = t.String("reference-config-file")
+	s.ThresholdFile, _ = t.String("threshold-file")
+	s.LogDir, _ = t.String("default-log-dir")
+	if s.PacketAlertMax, err = t.Int("packet-alert-max", 15); err != nil {
+		return nil, err
+	}
+	if s.PacketAlertMax < 1 || s.PacketAlertMax > 65535 {
+		return nil, fmt.Errorf("packet-alert-max: %d is outside 1..65535", s.PacketAlertMax)
+	}
+	if l, ok := t.List("outputs"); ok {
+		// A config with an outputs section decides which outputs run.
+		s.EVE.Enabled, s.Fast.Enabled = false, false
+		for i := range l {
+			if err := t.readOutput(s, i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for k := range t.root {
+		if !readKeys[k] {
+			s.Ignored = append(s.Ignored, k)
+		}
+	}
+	sort.Strings(s.Ignored)
+	return s, nil
+}
+
+func (t *Tree) readOutput(s *Settings, i int) error {
+	prefix := fmt.Sprintf("outputs.%d", i)
+	m, ok := t.Map(prefix)
+	if !ok {
+		return nil
+	}
+	for name := range m {
+		key := prefix + "." + name
+		enabled, err := t.Bool(key+".enabled", false)
+		if err != nil {
+			return err
+		}
+		switch name {
+		case "eve-log":
+			s.EVE.Enabled = enabled
+			if f, ok := t.String(key + ".filename"); ok && f != "" {
+				s.EVE.Filename = f
+			}
+			types, _ := t.List(key + ".types")
+			for j, ty := range types {
+				tkey := fmt.Sprintf("%s.types.%d.alert", key, j)
+				if _, isMap := ty.(map[string]any); !isMap {
+					continue
+				}
+				if _, ok := t.Get(tkey); !ok {
+					continue
+				}
+				if s.EVE.Payload, err = t.Bool(tkey+".payload", false); err != nil {
+					return err
+				}
+				if s.EVE.PayloadPrintable, err = t.Bool(tkey+".payload-printable", false); err != nil {
+					return err
+				}
+				if s.EVE.Packet, err = t.Bool(tkey+".packet", false); err != nil {
+					return err
+				}
+				if s.EVE.Metadata, err = t.Bool(tkey+".metadata", true); err != nil {
+					return err
+				}
+			}
+		case "fast":
+			s.Fast.Enabled = enabled
+			if f, ok := t.String(key + ".filename"); ok && f != "" {
+				s.Fast.Filename = f
+			}
+		}
+	}
+	return nil
+}
+
+func stringMap(m map[string]any) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		switch x := v.(type) {
+		case string:
+			out[k] = strings.TrimSpace(x)
+		case nil:
+		default:
+			out[k] = fmt.Sprint(x)
+		}
+	}
+	return out
+}
