@@ -20,7 +20,7 @@ build:
 	$(GO) build -o $(VIGIL) ./cmd/vigil
 
 run: build
-	@mkdir -p $(OUT)
+	@mkdir -p $(OUT) && rm -f $(OUT)/eve.json $(OUT)/fast.log
 	$(VIGIL) -S testdata/sample.rules -r testdata/sample.pcap -l $(OUT)
 	@echo "--- $(OUT)/fast.log"
 	@cat $(OUT)/fast.log

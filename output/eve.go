@@ -25,6 +25,9 @@ type EVEConfig struct {
 	// Metadata adds alert.metadata from the rule's metadata keyword
 	// ("metadata: yes", Suricata's default).
 	Metadata bool
+	// NoFlow leaves out alert.flow (Suricata's alert option "flow: no";
+	// the flow object is written by default).
+	NoFlow bool
 	// SensorName, when set, is written last as "host" (Suricata's
 	// sensor-name).
 	SensorName string

@@ -2,6 +2,8 @@ package output
 
 import (
 	"errors"
+	"net/netip"
+	"slices"
 
 	"github.com/vigil-ids/vigil/dataplane/packet"
 )
@@ -45,6 +47,21 @@ type AlertInfo struct {
 	// AppProto is the flow's application protocol ("http", "dns", ...),
 	// written as "app_proto" when the packet has a flow; "" for none.
 	AppProto string
+	// Flow, when not nil and the packet has a flow, is written as the
+	// alert's "flow" object (EVEConfig.Flow turns it off).
+	Flow *FlowInfo
+}
+
+// FlowInfo is the state of an alert's flow as EVE's alert.flow object
+// shows it: the flow's own orientation (client is src) and its counters
+// including the alerting packet.
+type FlowInfo struct {
+	SrcIP, DstIP                 netip.Addr
+	SrcPort, DstPort             uint16
+	Proto                        uint8
+	PktsToServer, PktsToClient   uint64
+	BytesToServer, BytesToClient uint64
+	StartNs                      int64
 }
 
 // AlertAction returns the EVE alert.action Suricata writes for a rule
@@ -88,6 +105,10 @@ func (e *EVE) Alert(p *packet.Packet, flowID uint64, a *AlertInfo) error {
 		}
 	}
 
+	if ip && flowID != 0 && a.Flow != nil && !e.cfg.NoFlow {
+		e.flowObject(a.Flow)
+	}
+
 	if ip && (e.cfg.Payload || e.cfg.PayloadPrintable || e.cfg.PayloadLength) {
 		pl := payloadOf(p)
 		if e.cfg.Payload && len(pl) > 0 {
@@ -114,6 +135,31 @@ func (e *EVE) Alert(p *packet.Packet, flowID uint64, a *AlertInfo) error {
 		j.closeObject()
 	}
 	return e.end()
+}
+
+// flowObject writes an alert's "flow" object, as Suricata's alert.flow.
+func (e *EVE) flowObject(f *FlowInfo) {
+	j := &e.s.j
+	j.openObject("flow")
+	j.uint("pkts_toserver", f.PktsToServer)
+	j.uint("pkts_toclient", f.PktsToClient)
+	j.uint("bytes_toserver", f.BytesToServer)
+	j.uint("bytes_toclient", f.BytesToClient)
+	j.key("start")
+	j.b = append(j.b, '"')
+	j.b = appendISOTime(j.b, f.StartNs, e.loc)
+	j.b = append(j.b, '"')
+	if f.SrcIP.IsValid() {
+		j.ip("src_ip", f.SrcIP)
+	}
+	if f.DstIP.IsValid() {
+		j.ip("dest_ip", f.DstIP)
+	}
+	if hasPorts(f.Proto) {
+		j.uint("src_port", uint64(f.SrcPort))
+		j.uint("dest_port", uint64(f.DstPort))
+	}
+	j.closeObject()
 }
 
 // alertObject writes the "alert" object.
@@ -157,12 +203,8 @@ func (e *EVE) metadata(raw []string) {
 	if len(md) == 0 {
 		return
 	}
-	// Insertion sort: stable, no allocation, and rules carry few entries.
-	for i := 1; i < len(md); i++ {
-		for k := i; k > 0 && foldCompare(md[k-1].key, md[k].key) > 0; k-- {
-			md[k-1], md[k] = md[k], md[k-1]
-		}
-	}
+	// Stable and in place: no allocation.
+	slices.SortStableFunc(md, func(a, b mdEntry) int { return foldCompare(a.key, b.key) })
 	j := &e.s.j
 	j.openObject("metadata")
 	for i := 0; i < len(md); {

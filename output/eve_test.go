@@ -574,3 +574,44 @@ func TestOpenEVEAppendsAndCloses(t *testing.T) {
 		t.Errorf("OpenEVE on a missing directory: err = %v, want one naming %s", err, bad)
 	}
 }
+
+// The alert's flow object carries the flow's orientation and counters, and
+// is left out without a flow or with NoFlow.
+func TestEVEAlertFlowObject(t *testing.T) {
+	fi := &FlowInfo{
+		SrcIP: netip.MustParseAddr("5.6.6.7"), DstIP: netip.MustParseAddr("1.2.3.4"), SrcPort: 1234, DstPort: 80,
+		Proto: packet.ProtoTCP, PktsToServer: 3, PktsToClient: 2, BytesToServer: 300, BytesToClient: 200, StartNs: goldenTime,
+	}
+	a := gplRoot
+	a.Flow = fi
+	for _, tc := range []struct {
+		flowID uint64
+		noFlow bool
+		want   bool
+	}{{7, false, true}, {0, false, false}, {7, true, false}} {
+		var out bytes.Buffer
+		e := NewEVE(&out, EVEConfig{Location: cet, NoFlow: tc.noFlow})
+		if err := e.Alert(tcp4Packet(t, []byte("x")), tc.flowID, &a); err != nil {
+			t.Fatal(err)
+		}
+		e.Flush()
+		var m map[string]any
+		if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		f, ok := m["flow"].(map[string]any)
+		if ok != tc.want {
+			t.Fatalf("flow id %d NoFlow %v: flow object present %v, want %v: %s", tc.flowID, tc.noFlow, ok, tc.want, out.Bytes())
+		}
+		if !ok {
+			continue
+		}
+		want := map[string]any{"pkts_toserver": 3.0, "pkts_toclient": 2.0, "bytes_toserver": 300.0, "bytes_toclient": 200.0,
+			"start": "2009-11-24T21:26:03.604227+0100", "src_ip": "5.6.6.7", "dest_ip": "1.2.3.4", "src_port": 1234.0, "dest_port": 80.0}
+		for k, v := range want {
+			if f[k] != v {
+				t.Errorf("flow.%s = %v, want %v", k, f[k], v)
+			}
+		}
+	}
+}

@@ -45,6 +45,7 @@ type Counters struct {
 	Alerts         uint64 // alert records written
 	Dropped        uint64 // packets given a drop/reject verdict (IPS)
 	FlowsExpired   uint64 // flows ended by timeout
+	FlowsReplaced  uint64 // flows the flow table ended itself (key reused after timeout, port reuse, memcap reclaim)
 	FlowsAtEnd     uint64 // flows still open when input ended
 	OutputErrors   uint64 // records that could not be written
 	SourceFailures uint64 // source errors other than end of input
@@ -75,8 +76,13 @@ type Single struct {
 	Progress func(c *Counters)
 
 	alert      output.AlertInfo
+	flowInfo   output.FlowInfo
 	nextExpire int64
 }
+
+// FlowEnded is the flow table's OnEnd callback (flow.Config.OnEnd): the
+// table ended a flow on its own while looking up a packet.
+func (s *Single) FlowEnded(*flow.Flow) { s.Counters.FlowsReplaced++ }
 
 // Run processes the source until it ends, ctx is cancelled or an error
 // occurs. It flushes the outputs before returning. The error is nil at the
@@ -169,7 +175,13 @@ func (s *Single) process(p *packet.Packet) {
 		return
 	}
 	c.Inspected++
-	matches := s.Detect.Inspect(p)
+	matches := s.Detect.Inspect(p, f)
+	// The verdict holds even when no alert is written (noalert, suppress).
+	verdict := s.Detect.Verdict()
+	if s.Opts.IPS && (verdict == packet.VerdictDrop || verdict == packet.VerdictReject) {
+		p.Verdict = verdict
+		c.Dropped++
+	}
 	if len(matches) == 0 {
 		return
 	}
@@ -177,14 +189,15 @@ func (s *Single) process(p *packet.Packet) {
 	if f != nil {
 		flowID = f.ID
 	}
-	verdict := s.Detect.Verdict()
-	if s.Opts.IPS && (verdict == packet.VerdictDrop || verdict == packet.VerdictReject) {
-		p.Verdict = verdict
-		c.Dropped++
+	if f != nil {
+		s.fillFlow(f)
+		s.alert.Flow = &s.flowInfo
+	} else {
+		s.alert.Flow = nil
 	}
 	for i := range matches {
 		sig := matches[i].Sig
-		s.fillAlert(sig, p)
+		s.fillAlert(sig, matches[i].Action, p)
 		s.AlertsBySig[sig.Num]++
 		c.Alerts++
 		if s.EVE != nil {
@@ -201,18 +214,30 @@ func (s *Single) process(p *packet.Packet) {
 }
 
 // fillAlert describes sig for the writers. Action follows Suricata: in IPS
-// mode a drop or reject rule writes "blocked", everything else "allowed".
-func (s *Single) fillAlert(sig *engine.Signature, p *packet.Packet) {
+// mode a match whose action (the rule's, or a rate_filter's new_action) is
+// drop or reject writes "blocked", everything else "allowed".
+func (s *Single) fillAlert(sig *engine.Signature, act rules.Action, p *packet.Packet) {
 	a := &s.alert
-	a.Action = "allowed"
-	if s.Opts.IPS {
-		switch sig.Action {
-		case rules.ActionDrop, rules.ActionReject, rules.ActionRejectSrc, rules.ActionRejectDst, rules.ActionRejectBoth:
-			a.Action = "blocked"
-		}
-	}
+	reject := act == rules.ActionReject || act == rules.ActionRejectSrc || act == rules.ActionRejectDst || act == rules.ActionRejectBoth
+	drop := act == rules.ActionDrop || reject
+	a.Action = output.AlertAction(drop, reject, s.Opts.IPS)
+	a.Drop = drop
 	a.GID, a.SID, a.Rev = sig.GID, sig.SID, sig.Rev
 	a.Signature = sig.Msg
 	a.Category = sig.ClassDesc
 	a.Severity = sig.Priority
+	a.Metadata = nil
+	if sig.Rule != nil {
+		a.Metadata = sig.Rule.Metadata
+	}
+}
+
+// fillFlow copies the flow's state for the alert's flow object.
+func (s *Single) fillFlow(f *flow.Flow) {
+	fi := &s.flowInfo
+	fi.SrcIP, fi.DstIP = f.Key.SrcAddr(), f.Key.DstAddr()
+	fi.SrcPort, fi.DstPort, fi.Proto = f.Key.SrcPort, f.Key.DstPort, f.Key.Proto
+	fi.PktsToServer, fi.PktsToClient = f.PktsToServer, f.PktsToClient
+	fi.BytesToServer, fi.BytesToClient = f.BytesToServer, f.BytesToClient
+	fi.StartNs = f.StartNs
 }

@@ -46,6 +46,7 @@ type EVESettings struct {
 	PayloadPrintable bool
 	Packet           bool
 	Metadata         bool
+	Flow             bool // alert.flow object (default yes)
 }
 
 // FastSettings are the fast.log output options.
@@ -67,7 +68,7 @@ var readKeys = map[string]bool{
 func DefaultSettings() *Settings {
 	return &Settings{
 		PacketAlertMax: 15,
-		EVE:            EVESettings{Enabled: true, Filename: "eve.json", Metadata: true},
+		EVE:            EVESettings{Enabled: true, Filename: "eve.json", Metadata: true, Flow: true},
 		Fast:           FastSettings{Enabled: true, Filename: "fast.log"},
 	}
 }
@@ -101,6 +102,10 @@ func (t *Tree) Settings() (*Settings, error) {
 	s.LogDir, _ = t.String("default-log-dir")
 	if s.PacketAlertMax, err = t.Int("packet-alert-max", 15); err != nil {
 		return nil, err
+	}
+	// Suricata treats 0 as "use the default"; so do we.
+	if s.PacketAlertMax == 0 {
+		s.PacketAlertMax = 15
 	}
 	if s.PacketAlertMax < 1 || s.PacketAlertMax > 65535 {
 		return nil, fmt.Errorf("packet-alert-max: %d is outside 1..65535", s.PacketAlertMax)
@@ -160,6 +165,9 @@ func (t *Tree) readOutput(s *Settings, i int) error {
 					return err
 				}
 				if s.EVE.Metadata, err = t.Bool(tkey+".metadata", true); err != nil {
+					return err
+				}
+				if s.EVE.Flow, err = t.Bool(tkey+".flow", true); err != nil {
 					return err
 				}
 			}

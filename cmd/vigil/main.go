@@ -160,16 +160,35 @@ func (e *engineRun) loadRules() error {
 		all = append(all, rs...)
 		errs = append(errs, ferrs...)
 	}
-	eng, cerrs := engine.Compile(all, engine.Config{PacketAlertMax: s.PacketAlertMax})
+	var thresholds []rules.ThresholdEntry
+	if s.ThresholdFile != "" {
+		th, terrs := parser.LoadThresholds(s.ThresholdFile)
+		if len(terrs) == 1 && errors.Is(terrs[0], os.ErrNotExist) {
+			fmt.Fprintf(e.stderr, "vigil: warning: threshold-file %s not found, no thresholds loaded\n", s.ThresholdFile)
+		} else {
+			thresholds = th
+			errs = append(errs, terrs...)
+		}
+	}
+	eng, cerrs := engine.Compile(all, engine.Config{PacketAlertMax: s.PacketAlertMax, Thresholds: thresholds})
 	errs = append(errs, cerrs...)
+	// Warnings (a duplicate sid whose higher rev replaced the earlier
+	// rule) are reported but are not failures.
+	nerr := 0
 	for _, err := range errs {
+		var re *rules.Error
+		if errors.As(err, &re) && re.Warning {
+			fmt.Fprintf(e.stderr, "vigil: rule warning: %v\n", err)
+			continue
+		}
+		nerr++
 		fmt.Fprintf(e.stderr, "vigil: rule error: %v\n", err)
 	}
 	e.engine = eng
 	e.loaded = len(eng.Signatures())
-	e.failed = len(errs)
-	if len(errs) > 0 && a.initErrorsFatal {
-		return fmt.Errorf("%d rule errors and --init-errors-fatal is set", len(errs))
+	e.failed = nerr
+	if nerr > 0 && a.initErrorsFatal {
+		return fmt.Errorf("%d rule errors and --init-errors-fatal is set", nerr)
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(e.stderr, "vigil: warning: no rule files given (-S FILE or rule-files in the config): detection has nothing to match")
@@ -195,7 +214,10 @@ func (e *engineRun) runPcap(began time.Time) error {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return fmt.Errorf("log directory: %w", err)
 	}
-	flows, err := flow.NewTable(flow.DefaultConfig())
+	var p *pipeline.Single
+	fcfg := flow.DefaultConfig()
+	fcfg.OnEnd = func(f *flow.Flow) { p.FlowEnded(f) }
+	flows, err := flow.NewTable(fcfg)
 	if err != nil {
 		return err
 	}
@@ -209,7 +231,7 @@ func (e *engineRun) runPcap(began time.Time) error {
 		eveFile = filepath.Join(logDir, s.EVE.Filename)
 		st.EVE, err = output.OpenEVE(eveFile, output.EVEConfig{
 			Payload: s.EVE.Payload, PayloadPrintable: s.EVE.PayloadPrintable,
-			Packet: s.EVE.Packet, Metadata: s.EVE.Metadata,
+			Packet: s.EVE.Packet, Metadata: s.EVE.Metadata, NoFlow: !s.EVE.Flow,
 		})
 		if err != nil {
 			return err
@@ -229,7 +251,7 @@ func (e *engineRun) runPcap(began time.Time) error {
 		st.Detect = e.engine.NewThread()
 		sigs = e.engine.Signatures()
 	}
-	p := &pipeline.Single{Stages: st, Opts: pipeline.Options{IPS: a.simulateIPS}}
+	p = &pipeline.Single{Stages: st, Opts: pipeline.Options{IPS: a.simulateIPS}}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

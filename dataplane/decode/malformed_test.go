@@ -100,7 +100,7 @@ func TestMalformed(t *testing.T) {
 		{"raw short", packet.LinkRaw, []byte{0x45, 0}, EvIPv4PktTooSmall, true},
 		{"ppp short", packet.LinkPPP, []byte{0xff, 0x03}, EvPPPPktTooSmall, true},
 		{"ppp wrong type", packet.LinkPPP, []byte{0xff, 0x03, 0x12, 0x34, 0, 0}, EvPPPWrongType, false},
-		{"ppp unsupported", packet.LinkPPP, []byte{0xff, 0x03, 0xc0, 0x21, 0, 0}, EvPPPUnsupProto, false},
+		{"ppp unsupported (IPX)", packet.LinkPPP, []byte{0xff, 0x03, 0x00, 0x2b, 0, 0}, EvPPPUnsupProto, false},
 		{"ppp ip4 short", packet.LinkPPP, []byte{0xff, 0x03, 0x00, 0x21, 0x45, 0}, EvPPPIP4PktTooSmall, true},
 		{"ppp ip6 short", packet.LinkPPP, []byte{0x00, 0x57, 0x60, 0}, EvPPPIP6PktTooSmall, true},
 		{"ppp vju short", packet.LinkPPP, []byte{0x00, 0x2f, 0x45}, EvPPPVJUPktTooSmall, true},
@@ -247,5 +247,18 @@ func TestIPv6ExtensionChain(t *testing.T) {
 	p, _ = decodeFrame(t, packet.LinkIPv6, ip6(50, make([]byte, 24)))
 	if p.IPv6Exts != packet.ExtESP || p.IPProto != 50 || p.PayloadLen != 24 || p.NumEvents != 0 {
 		t.Fatalf("esp exts %#x proto %d payload %d", p.IPv6Exts, p.IPProto, p.PayloadLen)
+	}
+}
+
+// PPP control protocols (LCP, IPCP, CCP, ...) are normal traffic: no event.
+func TestPPPControlProtocolsRaiseNothing(t *testing.T) {
+	d := NewDecoder(Options{})
+	for _, proto := range []uint16{0xc021, 0x8021, 0x8057, 0x80fd, 0xc223} {
+		frame := []byte{0xff, 0x03, byte(proto >> 8), byte(proto), 1, 2, 3, 4}
+		p := &packet.Packet{Data: frame, WireLen: len(frame), LinkType: packet.LinkPPP}
+		d.Decode(p)
+		if p.NumEvents != 0 {
+			t.Errorf("PPP protocol %#04x raised %v", proto, p.Events[:p.NumEvents])
+		}
 	}
 }

@@ -12,6 +12,17 @@ const (
 
 // pppUnsupported reports PPP protocols Suricata knows but does not decode
 // (they raise ppp.unsup_proto rather than ppp.wrong_type).
+// pppControl reports the PPP control protocols a session carries as a
+// matter of course (LCP, PAP, CHAP, IPCP, IPV6CP, CCP, LQM, CBCP,
+// compressed datagrams, CDPCP); Suricata 7.0.12+ raises no event for them.
+func pppControl(proto uint16) bool {
+	switch proto {
+	case 0x8021, 0x8057, 0xc021, 0xc023, 0xc223, 0x80fd, 0xc025, 0xc029, 0x00fd, 0x8207:
+		return true
+	}
+	return false
+}
+
 func pppUnsupported(proto uint16) bool {
 	switch proto {
 	case pppVJComp, 0x002b /* IPX */, 0x0023 /* OSI */, 0x0025 /* NS */, 0x0027, /* DECnet */
@@ -84,6 +95,11 @@ func (d *Decoder) decodePPPProto(p *packet.Packet, proto uint16, off int) {
 			d.decodeIPv4(p, off)
 		}
 	default:
+		if pppControl(proto) {
+			// Link, authentication and network control protocols are
+			// normal on a PPP link: nothing to decode, nothing to report.
+			return
+		}
 		if pppUnsupported(proto) {
 			d.event(p, EvPPPUnsupProto)
 		} else {

@@ -78,10 +78,22 @@ func (r Reason) String() string {
 	return ""
 }
 
-// DetectState is per-flow detection state kept in the flow itself (room for
-// flowbits: bit n of the set is Bits[n/64] & (1 << (n%64))).
+// DetectState is per-flow detection state kept in the flow itself. The
+// detection engine numbers flowbits and flowints; flowbit n below 256 is
+// Bits[n/64] & (1 << (n%64)), flowbit n from 256 up is in MoreBits
+// ((n-256)/64), which the engine allocates the first time the flow sets such
+// a bit. Ints holds the flowint variables (index = variable number),
+// allocated the first time the flow sets one.
 type DetectState struct {
-	Bits [4]uint64
+	Bits     [4]uint64
+	MoreBits []uint64
+	Ints     []FlowInt
+}
+
+// FlowInt is one flowint variable of a flow.
+type FlowInt struct {
+	Value uint32
+	Set   bool
 }
 
 // Flow is the state of one connection. A *Flow that Lookup returns stays

@@ -33,11 +33,11 @@ const (
 type Origin uint8
 
 const (
-	OriginWire         Origin = iota // "wire/pcap"
-	OriginDefrag                     // "defrag": reassembled from fragments
-	OriginStream                     // "stream": pseudo packet carrying reassembled data
-	OriginFlowTimeout                // "stream (flow timeout)"
-	OriginTunnel                     // "tunnel": inner packet of a tunnel
+	OriginWire        Origin = iota // "wire/pcap"
+	OriginDefrag                    // "defrag": reassembled from fragments
+	OriginStream                    // "stream": pseudo packet carrying reassembled data
+	OriginFlowTimeout               // "stream (flow timeout)"
+	OriginTunnel                    // "tunnel": inner packet of a tunnel
 )
 
 // String gives the pkt_src value Suricata writes for the origin.
@@ -126,8 +126,9 @@ const (
 	ExtNone // "no next header" (59)
 )
 
-// MaxVLAN is how many VLAN tags a packet records (QinQ).
-const MaxVLAN = 2
+// MaxVLAN is how many VLAN tags a packet records (QinQ and one more, as
+// Suricata keys flows on up to three).
+const MaxVLAN = 3
 
 // MaxEvents is how many decoder events one packet records; more are counted
 // in EventsLost.
@@ -228,8 +229,8 @@ func (p *Packet) Payload() []byte {
 	return p.Data[p.PayloadOff : p.PayloadOff+p.PayloadLen]
 }
 
-// SetEvent records a decoder event; at most MaxEvents are kept, the rest are
-// counted in EventsLost.
+// SetEvent records a decoder event once; at most MaxEvents distinct events
+// are kept, and every call that finds no room is counted in EventsLost.
 func (p *Packet) SetEvent(e EventID) {
 	for i := uint8(0); i < p.NumEvents; i++ {
 		if p.Events[i] == e {

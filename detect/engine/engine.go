@@ -51,6 +51,10 @@ type Config struct {
 	// (including backtracking retries) one signature may take on one
 	// buffer; past it the signature does not match. Default 3000.
 	InspectionRecursionLimit int
+	// Thresholds are the threshold.config entries (threshold,
+	// event_filter, suppress, rate_filter) applied to the signatures they
+	// select.
+	Thresholds []rules.ThresholdEntry
 }
 
 func (c *Config) setDefaults() {
@@ -93,7 +97,25 @@ type Signature struct {
 	// packet without payload.
 	needsPayload bool
 	hasPcre      bool
+	// payloadReq: dsize requires a non-empty payload (Suricata's
+	// SIG_MASK_REQUIRE_PAYLOAD from dsize).
+	payloadReq bool
+	// hdrBufs: some header sticky buffer (ipv4.hdr, tcp.hdr, ...) is used.
+	hdrBufs bool
+
+	// flow state: flowbits and flowint tests and changes
+	fbRead, fbWrite []flowbitOp
+	fiRead, fiWrite []flowintOp
+	noalert         bool
+	flowKw          []*flowCountMatch
+	// thresholding
+	thr      *thrSpec
+	suppress []suppressSpec
 }
+
+// NoAlert reports whether the signature never alerts (flowbits:noalert or
+// noalert): it only sets flow state or applies its action.
+func (s *Signature) NoAlert() bool { return s.noalert }
 
 // HasPrefilter reports whether the signature has a fast pattern, and so is
 // evaluated only for packets whose payload contains it.
@@ -117,10 +139,11 @@ const (
 	GroupUDP                // UDP header decoded
 	GroupICMP               // ICMPv4 or ICMPv6 header decoded
 	GroupOther              // any other IP packet
+	GroupNonIP              // no IP header (only pkthdr signatures)
 	numGroups
 )
 
-var groupNames = [...]string{"tcp", "udp", "icmp", "other-ip"}
+var groupNames = [...]string{"tcp", "udp", "icmp", "other-ip", "non-ip"}
 
 func (g Group) String() string {
 	if int(g) < len(groupNames) {
@@ -156,7 +179,13 @@ type Engine struct {
 	// capacity of a thread's candidate list.
 	maxCands int
 	hasPcre  bool
+	// bitNames and intNames are the flowbit and flowint names, by number.
+	bitNames []string
+	intNames []string
 }
+
+// Flowbits returns the flowbit names the rule set uses, by number.
+func (e *Engine) Flowbits() []string { return e.bitNames }
 
 // Signatures returns the compiled signatures in engine order (by Num).
 // The slice must not be modified.
@@ -187,11 +216,15 @@ func Compile(rs []*rules.Rule, cfg Config) (*Engine, []error) {
 	cfg.setDefaults()
 	var errs []error
 	sigs := make([]*Signature, 0, len(rs))
+	cc := newCompileCtx()
 	for _, r := range rs {
 		if r == nil {
 			continue
 		}
-		s, err := compileRule(r)
+		s, err := compileRule(r, cc)
+		if err == errRequiresUnmet {
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -200,11 +233,19 @@ func Compile(rs []*rules.Rule, cfg Config) (*Engine, []error) {
 	}
 	sigs, dupErrs := dedupe(sigs)
 	errs = append(errs, dupErrs...)
+	applyThresholdConfig(sigs, cfg.Thresholds)
 
 	// Suricata's signature order: action (pass, drop, reject, alert),
-	// then priority (1 first), then sid; load order breaks remaining ties.
+	// then flowbits use (setters before checkers), then flowint use, then
+	// priority (1 first), then sid; load order breaks remaining ties.
 	slices.SortStableFunc(sigs, func(a, b *Signature) int {
 		if c := cmp.Compare(actionOrder(a.Action), actionOrder(b.Action)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(varClass(len(b.fbRead) > 0, len(b.fbWrite) > 0), varClass(len(a.fbRead) > 0, len(a.fbWrite) > 0)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(varClass(len(b.fiRead) > 0, len(b.fiWrite) > 0), varClass(len(a.fiRead) > 0, len(a.fiWrite) > 0)); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
@@ -220,7 +261,7 @@ func Compile(rs []*rules.Rule, cfg Config) (*Engine, []error) {
 		}
 		e0hasPcre = e0hasPcre || s.hasPcre
 	}
-	e := &Engine{cfg: cfg, sigs: sigs, hasPcre: e0hasPcre}
+	e := &Engine{cfg: cfg, sigs: sigs, hasPcre: e0hasPcre, bitNames: cc.bitNames, intNames: cc.intNames}
 	for gi := range e.groups {
 		g := &e.groups[gi]
 		var pats []mpm.Pattern
@@ -272,8 +313,9 @@ func actionOrder(a rules.Action) int {
 	return 3
 }
 
-// dedupe keeps one signature per gid:sid, the one with the highest rev (the
-// first loaded on a tie), as Suricata does, and reports the others.
+// dedupe keeps one signature per gid:sid as Suricata does: a later rule
+// with a higher rev replaces the earlier one without error; a later rule
+// with the same or a lower rev is reported and left out.
 func dedupe(sigs []*Signature) ([]*Signature, []error) {
 	type key struct{ gid, sid uint32 }
 	idx := make(map[key]int, len(sigs))
@@ -288,15 +330,16 @@ func dedupe(sigs []*Signature) ([]*Signature, []error) {
 			continue
 		}
 		old := sigs[j]
-		loser, winner := s, old
 		if s.Rev > old.Rev {
+			// A later revision replaces the earlier one silently, as in
+			// Suricata.
 			keep[j], keep[i] = false, true
 			idx[k] = i
-			loser, winner = old, s
+			continue
 		}
-		errs = append(errs, &rules.Error{File: loser.Rule.File, Line: loser.Rule.Line, Keyword: "sid",
+		errs = append(errs, &rules.Error{File: s.Rule.File, Line: s.Rule.Line, Keyword: "sid",
 			Msg: fmt.Sprintf("duplicate signature gid:%d sid:%d (rev %d), keeping rev %d from %s:%d",
-				loser.GID, loser.SID, loser.Rev, winner.Rev, fileName(winner.Rule.File), winner.Rule.Line)})
+				s.GID, s.SID, s.Rev, old.Rev, fileName(old.Rule.File), old.Rule.Line)})
 	}
 	out := sigs[:0]
 	for i, s := range sigs {
@@ -322,6 +365,7 @@ func (e *Engine) NewThread() *Thread {
 		cands: make([]uint32, 0, e.maxCands),
 		hits:  make([]uint32, 0, e.maxCands),
 		out:   make([]Match, 0, e.cfg.PacketAlertMax),
+		thr:   make(map[thrKey]thrState),
 	}
 	if e.hasPcre {
 		t.pcreBuf = make([]byte, 0, 2*65536)
@@ -343,6 +387,21 @@ func groupOf(p *packet.Packet) Group {
 		return GroupUDP
 	case p.Flags&(packet.FlagICMPv4|packet.FlagICMPv6) != 0:
 		return GroupICMP
+	case p.Flags&(packet.FlagIPv4|packet.FlagIPv6) == 0:
+		return GroupNonIP
+	}
+	// The transport header did not decode (too short, bad length): the
+	// packet still belongs to its IP protocol's group, as Suricata's
+	// p->proto does, so decode-event rules for that protocol see it.
+	if p.Flags&packet.FlagFragment == 0 {
+		switch p.IPProto {
+		case packet.ProtoTCP:
+			return GroupTCP
+		case packet.ProtoUDP:
+			return GroupUDP
+		case packet.ProtoICMP, packet.ProtoICMPv6:
+			return GroupICMP
+		}
 	}
 	return GroupOther
 }

@@ -105,7 +105,7 @@ func alerts(t *testing.T, q pkt, lines ...string) []uint32 {
 	t.Helper()
 	e := compile(t, lines...)
 	th := e.NewThread()
-	got := sids(th.Inspect(q.build()))
+	got := sids(th.Inspect(q.build(), nil))
 	// The prefilter must never change the result.
 	if want := fullEval(e, th, q.build()); !slices.Equal(got, want) && th.Verdict() == packet.VerdictForward && !th.Passed() {
 		t.Errorf("prefiltered result %v differs from full evaluation %v", got, want)
@@ -121,7 +121,10 @@ func fullEval(e *Engine, th *Thread, p *packet.Packet) []uint32 {
 		return out
 	}
 	for _, s := range e.sigs {
-		if s.proto.inGroup(groupOf(p)) && th.matchSig(s, p, p.Payload()) {
+		if s.noalert || s.thr != nil || len(s.suppress) > 0 {
+			continue // alerting depends on state, not only on the packet
+		}
+		if s.proto.inGroup(groupOf(p)) && th.matchSig(s, p, nil, p.Payload()) {
 			out = append(out, s.SID)
 		}
 	}
@@ -255,10 +258,10 @@ func TestFastPatternChoice(t *testing.T) {
 	}
 	// The chopped fast pattern still requires the whole content.
 	th := e.NewThread()
-	if got := sids(th.Inspect(tcp("zzcdezz").build())); slices.Contains(got, 5) {
+	if got := sids(th.Inspect(tcp("zzcdezz").build(), nil)); slices.Contains(got, 5) {
 		t.Errorf("sid 5 matched on its fast pattern alone")
 	}
-	if got := sids(th.Inspect(tcp("abcdef").build())); !slices.Contains(got, 5) {
+	if got := sids(th.Inspect(tcp("abcdef").build(), nil)); !slices.Contains(got, 5) {
 		t.Errorf("sid 5 did not match")
 	}
 	gs := e.Groups()
@@ -302,7 +305,7 @@ func TestProtocols(t *testing.T) {
 	e := compile(t, mk("ip"))
 	p := tcp("x").build()
 	p.Flags &^= packet.FlagIPv4
-	if got := e.NewThread().Inspect(p); len(got) != 0 {
+	if got := e.NewThread().Inspect(p, nil); len(got) != 0 {
 		t.Errorf("non-IP packet matched")
 	}
 }
@@ -514,7 +517,23 @@ func TestCompileErrors(t *testing.T) {
 		{rule(`content:"a"; fast_pattern; content:"b"; fast_pattern;`), `fast_pattern given for more than one content`},
 		{rule(`content:"abc"; fast_pattern:2,5;`), `fast_pattern 2,5 is past the end`},
 		{rule(`content:"a"; http.uri;`), `t.rules:1: unsupported keyword "http.uri"`},
-		{rule(`content:"a"; byte_test:1,>,2,0;`), `unsupported keyword "byte_test"`},
+		{rule(`content:"a"; stream_size:server,>,1;`), `unsupported keyword "stream_size"`},
+		{rule(`content:"a"; byte_test:9,>,2,0;`), `byte_test: 9 bytes out of range`},
+		{rule(`content:"a"; byte_test:1,>,2,0,dce;`), `dce is only valid`},
+		{rule(`content:"a"; byte_jump:2,0,from_beginning,from_end;`), `from_beginning and from_end cannot be combined`},
+		{rule(`content:"a"; byte_test:1,>,x,0;`), `unknown variable "x"`},
+		{rule(`content:"a"; byte_math:bytes 1, offset 0, oper %, rvalue 1, result r;`), `invalid oper`},
+		{rule(`content:"a"; byte_math:bytes 1, offset 0, oper +, rvalue 1;`), `missing result`},
+		{rule(`flowbits:set,a|b;`), `'|' (or) is only valid with isset and isnotset`},
+		{rule(`flowbits:frob,a;`), `unknown command "frob"`},
+		{rule(`flowint:cnt,~,1;`), `unknown operator "~"`},
+		{rule(`decode-event:ipv4.no_such_event;`), `unknown decoder event`},
+		{rule(`ipopts:bogus;`), `unknown IP option`},
+		{rule(`fragbits:X;`), `invalid fragment bit`},
+		{rule(`ipv4-csum:maybe;`), `want valid or invalid`},
+		{rule(`threshold:type limit, track by_src, count 1;`), `missing parameter "seconds"`},
+		{rule(`threshold:type limit, track by_src, count 1, seconds 1; detection_filter:track by_src, count 1, seconds 1;`), `only one threshold`},
+		{rule(`requires: version 8;`), `invalid version requirement`},
 		{rule(`flow:to_server,to_client;`), `flow: cannot combine "to_server" and "to_client"`},
 		{rule(`flow:established,stateless;`), `flow: cannot combine`},
 		{rule(`flow:sideways;`), `flow: unknown option "sideways"`},
@@ -568,7 +587,8 @@ func TestDuplicateSID(t *testing.T) {
 		`alert tcp any any -> any any (msg:"other gid"; content:"a"; sid:7; gid:3;)`,
 	)
 	e, errs := Compile(rs, Config{})
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "t.rules:1: duplicate signature gid:1 sid:7") {
+	// A higher rev replaces the earlier rule silently (Suricata).
+	if len(errs) != 0 {
 		t.Fatalf("errors %v", errs)
 	}
 	if len(e.Signatures()) != 2 {
@@ -578,6 +598,20 @@ func TestDuplicateSID(t *testing.T) {
 		if s.GID == 1 && s.Msg != "new" {
 			t.Errorf("kept %q, want the higher rev", s.Msg)
 		}
+	}
+	// The same or a lower rev later is an error; the first stays.
+	rs = parse(t,
+		`alert tcp any any -> any any (msg:"first"; content:"a"; sid:7; rev:2;)`,
+		`alert tcp any any -> any any (msg:"same"; content:"a"; sid:7; rev:2;)`,
+		`alert tcp any any -> any any (msg:"lower"; content:"a"; sid:7; rev:1;)`,
+	)
+	e, errs = Compile(rs, Config{})
+	if len(errs) != 2 || !strings.Contains(errs[0].Error(), "t.rules:2: duplicate signature gid:1 sid:7") ||
+		!strings.Contains(errs[1].Error(), "t.rules:3: duplicate signature gid:1 sid:7") {
+		t.Fatalf("errors %v", errs)
+	}
+	if len(e.Signatures()) != 1 || e.Signatures()[0].Msg != "first" {
+		t.Fatalf("kept %v", e.Signatures())
 	}
 }
 
@@ -603,14 +637,14 @@ func TestOrderAndActions(t *testing.T) {
 		t.Errorf("signature order %v, want %v", order, want)
 	}
 	th := e.NewThread()
-	got := sids(th.Inspect(tcp("x").build()))
+	got := sids(th.Inspect(tcp("x").build(), nil))
 	if want := []uint32{20, 5, 3, 9, 50}; !slices.Equal(got, want) {
 		t.Errorf("alerts %v, want %v", got, want)
 	}
 	if th.Verdict() != packet.VerdictDrop || th.Passed() {
 		t.Errorf("verdict %v passed %v, want drop", th.Verdict(), th.Passed())
 	}
-	got = sids(th.Inspect(tcp("x y").build()))
+	got = sids(th.Inspect(tcp("x y").build(), nil))
 	if want := []uint32{20, 30, 5, 3, 9, 50}; !slices.Equal(got, want) {
 		t.Errorf("alerts %v, want %v", got, want)
 	}
@@ -618,12 +652,12 @@ func TestOrderAndActions(t *testing.T) {
 		t.Errorf("verdict %v, want reject", th.Verdict())
 	}
 	// A pass stops detection: nothing after it alerts, no drop.
-	got = sids(th.Inspect(tcp("x y pass").build()))
+	got = sids(th.Inspect(tcp("x y pass").build(), nil))
 	if len(got) != 0 || !th.Passed() || th.Verdict() != packet.VerdictForward {
 		t.Errorf("pass: alerts %v passed %v verdict %v", got, th.Passed(), th.Verdict())
 	}
 	// The verdict and pass state are per packet.
-	got = sids(th.Inspect(tcp("nothing").build()))
+	got = sids(th.Inspect(tcp("nothing").build(), nil))
 	if !slices.Equal(got, []uint32{50}) || th.Passed() || th.Verdict() != packet.VerdictForward {
 		t.Errorf("plain packet: alerts %v passed %v verdict %v", got, th.Passed(), th.Verdict())
 	}
@@ -645,7 +679,7 @@ func TestPacketAlertMax(t *testing.T) {
 		t.Fatal(errs)
 	}
 	th := e.NewThread()
-	got := sids(th.Inspect(tcp("x").build()))
+	got := sids(th.Inspect(tcp("x").build(), nil))
 	if want := []uint32{100, 1, 2, 3, 4}; !slices.Equal(got, want) {
 		t.Errorf("alerts %v, want %v", got, want)
 	}
@@ -655,7 +689,7 @@ func TestPacketAlertMax(t *testing.T) {
 	}
 	// Default is 15.
 	e2 := compile(t, lines...)
-	if n := len(e2.NewThread().Inspect(tcp("x").build())); n != DefaultPacketAlertMax {
+	if n := len(e2.NewThread().Inspect(tcp("x").build(), nil)); n != DefaultPacketAlertMax {
 		t.Errorf("default max: %d alerts", n)
 	}
 	// A drop signature whose alert is discarded still drops.
@@ -664,7 +698,7 @@ func TestPacketAlertMax(t *testing.T) {
 	e3, _ := Compile(parse(t, lines2...), Config{PacketAlertMax: 1})
 	_ = e3
 	th3 := e3.NewThread()
-	th3.Inspect(tcp("x").build())
+	th3.Inspect(tcp("x").build(), nil)
 	if th3.Verdict() != packet.VerdictDrop {
 		t.Errorf("verdict %v", th3.Verdict())
 	}
@@ -677,7 +711,7 @@ func TestCounters(t *testing.T) {
 		strings.Replace(rule(`flow:stateless;`), "sid:1", "sid:3", 1),
 	)
 	th := e.NewThread()
-	th.Inspect(tcp("aaa").build())
+	th.Inspect(tcp("aaa").build(), nil)
 	c := th.Counters()
 	if c.Packets != 1 || c.Candidates != 1 || c.Evaluations != 2 || c.Alerts != 2 {
 		t.Errorf("counters %+v", c)

@@ -19,6 +19,9 @@ const (
 	protoICMPv4
 	protoICMPv6
 	protoSCTP
+	protoPkthdr // every packet, IP or not
+	protoIPv4   // any IPv4 packet
+	protoIPv6   // any IPv6 packet
 )
 
 // parseProto maps a rule header protocol to a protoSet.
@@ -38,14 +41,22 @@ func parseProto(name string) (protoSet, bool) {
 		return protoICMPv6, true
 	case "sctp":
 		return protoSCTP, true
+	case "pkthdr":
+		return protoPkthdr, true
+	case "ipv4", "ip4":
+		return protoIPv4, true
+	case "ipv6", "ip6":
+		return protoIPv6, true
 	}
 	return 0, false
 }
 
 func (ps protoSet) inGroup(g Group) bool {
 	switch ps {
-	case protoIP:
+	case protoPkthdr:
 		return true
+	case protoIP, protoIPv4, protoIPv6:
+		return g != GroupNonIP
 	case protoTCP:
 		return g == GroupTCP
 	case protoUDP:
@@ -62,16 +73,22 @@ func (ps protoSet) matches(p *packet.Packet) bool {
 	switch ps {
 	case protoIP:
 		return p.Flags&(packet.FlagIPv4|packet.FlagIPv6) != 0
+	case protoPkthdr:
+		return true
+	case protoIPv4:
+		return p.Flags&packet.FlagIPv4 != 0
+	case protoIPv6:
+		return p.Flags&packet.FlagIPv6 != 0
 	case protoTCP:
-		return p.Flags&packet.FlagTCP != 0
+		return p.Flags&packet.FlagTCP != 0 || brokenL4(p, packet.ProtoTCP)
 	case protoUDP:
-		return p.Flags&packet.FlagUDP != 0
+		return p.Flags&packet.FlagUDP != 0 || brokenL4(p, packet.ProtoUDP)
 	case protoICMP:
-		return p.Flags&(packet.FlagICMPv4|packet.FlagICMPv6) != 0
+		return p.Flags&(packet.FlagICMPv4|packet.FlagICMPv6) != 0 || brokenL4(p, packet.ProtoICMP) || brokenL4(p, packet.ProtoICMPv6)
 	case protoICMPv4:
-		return p.Flags&packet.FlagICMPv4 != 0
+		return p.Flags&packet.FlagICMPv4 != 0 || brokenL4(p, packet.ProtoICMP)
 	case protoICMPv6:
-		return p.Flags&packet.FlagICMPv6 != 0
+		return p.Flags&packet.FlagICMPv6 != 0 || brokenL4(p, packet.ProtoICMPv6)
 	case protoSCTP:
 		return p.IPProto == packet.ProtoSCTP && p.Flags&(packet.FlagTCP|packet.FlagUDP|packet.FlagICMPv4|packet.FlagICMPv6) == 0
 	}
@@ -446,4 +463,12 @@ type sameIPMatch struct{}
 
 func (sameIPMatch) match(p *packet.Packet) bool {
 	return p.Flags&(packet.FlagIPv4|packet.FlagIPv6) != 0 && p.SrcIP == p.DstIP
+}
+
+// brokenL4 reports whether p is an unfragmented IP packet of protocol proto
+// whose transport header did not decode.
+func brokenL4(p *packet.Packet, proto uint8) bool {
+	return p.IPProto == proto &&
+		p.Flags&(packet.FlagIPv4|packet.FlagIPv6) != 0 &&
+		p.Flags&(packet.FlagTCP|packet.FlagUDP|packet.FlagICMPv4|packet.FlagICMPv6|packet.FlagFragment) == 0
 }

@@ -8,11 +8,17 @@ import "bytes"
 type bufferID uint8
 
 const (
-	bufPktData bufferID = iota // packet payload ("pkt_data")
+	bufPktData   bufferID = iota // packet payload ("pkt_data")
+	bufIPv4Hdr                   // ipv4.hdr: the IPv4 header with options
+	bufIPv6Hdr                   // ipv6.hdr: the IPv6 header with extension headers
+	bufTCPHdr                    // tcp.hdr: the TCP header with options
+	bufUDPHdr                    // udp.hdr: the 8-byte UDP header
+	bufICMPv4Hdr                 // icmpv4.hdr
+	bufICMPv6Hdr                 // icmpv6.hdr
 	numBuffers
 )
 
-var bufferNames = [numBuffers]string{"pkt_data"}
+var bufferNames = [numBuffers]string{"pkt_data", "ipv4.hdr", "ipv6.hdr", "tcp.hdr", "udp.hdr", "icmpv4.hdr", "icmpv6.hdr"}
 
 // stepKind is the kind of an inspection step.
 type stepKind uint8
@@ -21,6 +27,7 @@ const (
 	stepContent stepKind = iota
 	stepIsdataat
 	stepPcre
+	stepByte // byte_test, byte_jump, byte_extract, byte_math
 )
 
 // Step flags.
@@ -56,6 +63,12 @@ type step struct {
 	dataat uint32
 	// pcre
 	pcre *pcreStep
+	// byte keywords
+	bop *byteOp
+	// vref holds variables used instead of the constant offset, depth,
+	// distance, within (content) or dataat (isdataat, in vref[0]):
+	// variable index + 1, 0 when the constant applies.
+	vref [4]int8
 }
 
 func (s *step) relative() bool { return s.flags&(fDistance|fWithin) != 0 }
@@ -116,6 +129,24 @@ func (t *Thread) inspect(list []step, i int, buf []byte) int {
 	blen := uint32(len(buf))
 	switch s.kind {
 	case stepContent:
+		sOffset, sDepth, sDistance, sWithin := s.offset, s.depth, s.distance, s.within
+		if s.vref != [4]int8{} {
+			if r := s.vref[0]; r > 0 {
+				sOffset = uint32(min(t.vars[r-1], 1<<20))
+			}
+			if r := s.vref[1]; r > 0 {
+				sDepth = uint32(min(t.vars[r-1], 1<<20))
+			}
+			if s.flags&fDepth != 0 {
+				sDepth += sOffset
+			}
+			if r := s.vref[2]; r > 0 {
+				sDistance = int32(min(t.vars[r-1], 1<<20))
+			}
+			if r := s.vref[3]; r > 0 {
+				sWithin = int32(min(t.vars[r-1], 1<<20))
+			}
+		}
 		plen := uint32(len(s.pat))
 		var prevOffset uint32
 		prevBufOff := uint32(t.bufOff)
@@ -126,7 +157,7 @@ func (t *Thread) inspect(list []step, i int, buf []byte) int {
 				offset = prevBufOff
 				var distance int32
 				if s.flags&fDistance != 0 {
-					distance = s.distance
+					distance = sDistance
 					if distance < 0 && uint32(-distance) > offset {
 						offset = 0
 					} else {
@@ -134,7 +165,7 @@ func (t *Thread) inspect(list []step, i int, buf []byte) int {
 					}
 				}
 				if s.flags&fWithin != 0 {
-					lim := int64(prevBufOff) + int64(s.within) + int64(distance)
+					lim := int64(prevBufOff) + int64(sWithin) + int64(distance)
 					// A negative limit wraps in Suricata's unsigned
 					// arithmetic and ends up as the buffer length.
 					if lim >= 0 && int64(depth) > lim {
@@ -142,10 +173,10 @@ func (t *Thread) inspect(list []step, i int, buf []byte) int {
 					}
 				}
 			} else {
-				if s.depth != 0 {
-					depth = s.depth
+				if sDepth != 0 {
+					depth = sDepth
 				}
-				offset = s.offset
+				offset = sOffset
 			}
 			if prevOffset != 0 {
 				offset = prevOffset
@@ -208,6 +239,9 @@ func (t *Thread) inspect(list []step, i int, buf []byte) int {
 
 	case stepIsdataat:
 		at := s.dataat
+		if r := s.vref[0]; r > 0 {
+			at = uint32(min(t.vars[r-1], 1<<20))
+		}
 		if s.flags&fRelative != 0 {
 			if uint64(t.bufOff)+uint64(at) > uint64(blen) {
 				if s.flags&fNegated != 0 {
@@ -233,6 +267,12 @@ func (t *Thread) inspect(list []step, i int, buf []byte) int {
 
 	case stepPcre:
 		return t.inspectPcre(list, i, buf)
+
+	case stepByte:
+		if !t.runByte(s.bop, buf) {
+			return 0
+		}
+		goto match
 	}
 	return 0
 

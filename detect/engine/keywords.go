@@ -34,12 +34,14 @@ var errFmt = fmt.Errorf
 type builder struct {
 	rule *rules.Rule
 	sig  *Signature
+	cc   *compileCtx
 	cur  bufferID
 	// lastContent is the index in sig.bufs[cur] of the last content, -1
 	// when the current buffer has none yet.
 	lastContent int
 	fastSet     bool
 	seen        map[string]bool // single-use keywords already given
+	varNames    []string        // byte_extract / byte_math variables, by index
 }
 
 func (b *builder) list() *[]step { return &b.sig.bufs[b.cur] }
@@ -74,7 +76,7 @@ func (b *builder) prevMatchIndex(i int) int {
 }
 
 // compileRule turns one parsed rule into a signature.
-func compileRule(r *rules.Rule) (*Signature, error) {
+func compileRule(r *rules.Rule, cc *compileCtx) (*Signature, error) {
 	fail := func(kw, msg string) error {
 		return &rules.Error{File: r.File, Line: r.Line, Keyword: kw, Msg: msg}
 	}
@@ -97,7 +99,7 @@ func compileRule(r *rules.Rule) (*Signature, error) {
 	if s.Priority <= 0 {
 		s.Priority = 3
 	}
-	b := &builder{rule: r, sig: s, cur: bufPktData, lastContent: -1, seen: map[string]bool{}}
+	b := &builder{rule: r, sig: s, cc: cc, cur: bufPktData, lastContent: -1, seen: map[string]bool{}}
 	for _, o := range r.Options {
 		name := strings.ToLower(o.Name)
 		k := registry[name]
@@ -108,6 +110,9 @@ func compileRule(r *rules.Rule) (*Signature, error) {
 			return nil, fail(name, fmt.Sprintf("unknown keyword %q", name))
 		}
 		if err := k.setup(b, o); err != nil {
+			if err == errRequiresUnmet {
+				return nil, err
+			}
 			prefix := name
 			if k.modifier {
 				prefix = "content"
@@ -140,12 +145,12 @@ func (b *builder) finish() (string, error) {
 				st.depth = plen
 				st.rawDepth = plen
 			} else if st.flags&fDepth != 0 {
-				if st.rawDepth < plen {
+				if st.rawDepth < plen && st.vref[1] == 0 {
 					return "content", errFmt("depth %d is smaller than the content length %d", st.rawDepth, plen)
 				}
 				st.depth = st.rawDepth + st.offset
 			}
-			if st.flags&fWithin != 0 && st.within < int32(plen) {
+			if st.flags&fWithin != 0 && st.within < int32(plen) && st.vref[3] == 0 {
 				return "content", errFmt("within %d is smaller than the content length %d, so it can never match", st.within, plen)
 			}
 			if st.fpLen > 0 && uint32(st.fpOff)+uint32(st.fpLen) > plen {
@@ -195,13 +200,7 @@ func init() {
 		if o.HasValue {
 			return errFmt("takes no value")
 		}
-		b.cur = bufPktData
-		b.lastContent = -1
-		for i, st := range *b.list() {
-			if st.kind == stepContent {
-				b.lastContent = i
-			}
-		}
+		b.switchBuffer(bufPktData)
 		return nil
 	}})
 
@@ -227,6 +226,14 @@ func init() {
 			return err
 		}
 		b.sig.pkt = append(b.sig.pkt, &dsizeMatch{u})
+		// As Suricata's SignatureCreateMask: these forms need payload, so
+		// "dsize:!9" or "dsize:>0" never match an empty packet.
+		switch u.mode {
+		case uintNe, uintGt, uintGe, uintRange, uintNegRange:
+			b.sig.payloadReq = true
+		case uintEq:
+			b.sig.payloadReq = u.lo > 0
+		}
 		return nil
 	}})
 	register(&keyword{name: "ttl", setup: func(b *builder, o rules.Option) error {
@@ -261,7 +268,19 @@ func init() {
 		b.sig.pkt = append(b.sig.pkt, &ipProtoMatch{u})
 		return nil
 	}})
-	register(&keyword{name: "flags", setup: func(b *builder, o rules.Option) error {
+	register(&keyword{name: "flags", setup: setupTCPFlags})
+	register(&keyword{name: "tcp.flags", setup: setupTCPFlags})
+	register(&keyword{name: "sameip", setup: func(b *builder, o rules.Option) error {
+		if o.HasValue && strings.TrimSpace(o.Value) != "" {
+			return errFmt("takes no value")
+		}
+		b.sig.pkt = append(b.sig.pkt, sameIPMatch{})
+		return nil
+	}})
+}
+
+func setupTCPFlags(b *builder, o rules.Option) error {
+	{
 		if err := b.once("flags"); err != nil {
 			return err
 		}
@@ -271,14 +290,7 @@ func init() {
 		}
 		b.sig.pkt = append(b.sig.pkt, m)
 		return nil
-	}})
-	register(&keyword{name: "sameip", setup: func(b *builder, o rules.Option) error {
-		if o.HasValue && strings.TrimSpace(o.Value) != "" {
-			return errFmt("takes no value")
-		}
-		b.sig.pkt = append(b.sig.pkt, sameIPMatch{})
-		return nil
-	}})
+	}
 }
 
 func setupTarget(b *builder, o rules.Option) error {
@@ -385,10 +397,30 @@ func absoluteModifier(b *builder, kw string, flag uint16) (*step, error) {
 	return st, nil
 }
 
+// varModifier handles a content modifier whose value names a
+// byte_extract/byte_math variable: it records the variable in slot k of
+// the step's vref and reports whether it did.
+func (b *builder) varModifier(st *step, k int, v string) bool {
+	v = strings.TrimSpace(v)
+	if v == "" || v[0] >= '0' && v[0] <= '9' || v[0] == '-' || v[0] == '+' {
+		return false
+	}
+	i, ok := b.varIndex(v)
+	if !ok {
+		return false
+	}
+	st.vref[k] = int8(i + 1)
+	return true
+}
+
 func setupDepth(b *builder, o rules.Option) error {
 	st, err := absoluteModifier(b, "depth", fDepth)
 	if err != nil {
 		return err
+	}
+	if b.varModifier(st, 1, o.Value) {
+		st.flags |= fDepth
+		return nil
 	}
 	v := strings.TrimSpace(o.Value)
 	if v == "0" {
@@ -407,6 +439,10 @@ func setupOffset(b *builder, o rules.Option) error {
 	st, err := absoluteModifier(b, "offset", fOffset)
 	if err != nil {
 		return err
+	}
+	if b.varModifier(st, 0, o.Value) {
+		st.flags |= fOffset
+		return nil
 	}
 	n, err := parseNum("offset", o.Value, 0, 65535)
 	if err != nil {
@@ -447,6 +483,10 @@ func setupDistance(b *builder, o rules.Option) error {
 	if err != nil {
 		return err
 	}
+	if b.varModifier(st, 2, o.Value) {
+		st.flags |= fDistance
+		return nil
+	}
 	n, err := parseNum("distance", o.Value, -65535, 65535)
 	if err != nil {
 		return err
@@ -460,6 +500,10 @@ func setupWithin(b *builder, o rules.Option) error {
 	st, err := relativeModifier(b, "within", fWithin)
 	if err != nil {
 		return err
+	}
+	if b.varModifier(st, 3, o.Value) {
+		st.flags |= fWithin
+		return nil
 	}
 	v := strings.TrimSpace(o.Value)
 	if v == "0" {
@@ -550,11 +594,15 @@ func setupIsdataat(b *builder, o rules.Option) error {
 		st.flags |= fNegated
 		v = strings.TrimSpace(v[1:])
 	}
-	n, err := parseNum("isdataat", v, 0, 65535)
-	if err != nil {
-		return err
+	if i, ok := b.varIndex(strings.TrimSpace(v)); ok {
+		st.vref[0] = int8(i + 1)
+	} else {
+		n, err := parseNum("isdataat", v, 0, 65535)
+		if err != nil {
+			return err
+		}
+		st.dataat = uint32(n)
 	}
-	st.dataat = uint32(n)
 	if len(parts) == 2 {
 		switch strings.TrimSpace(parts[1]) {
 		case "relative":

@@ -106,7 +106,7 @@ func TestLoadETOpen(t *testing.T) {
 	// The engine must run on the result.
 	th := e.NewThread()
 	for _, p := range randomPackets(e, 1, 32) {
-		th.Inspect(p)
+		th.Inspect(p, nil)
 	}
 	t.Logf("inspection of 32 packets: %+v", th.Counters())
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"github.com/vigil-ids/vigil/dataplane/flow"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -125,7 +126,7 @@ func TestInspectZeroAlloc(t *testing.T) {
 	var alertsSeen int
 	i := 0
 	allocs := testing.AllocsPerRun(2000, func() {
-		alertsSeen += len(th.Inspect(ps[i%len(ps)]))
+		alertsSeen += len(th.Inspect(ps[i%len(ps)], nil))
 		i++
 	})
 	if allocs != 0 {
@@ -170,7 +171,7 @@ func TestPrefilterDifferential(t *testing.T) {
 		}
 		q.dp = uint16(r.IntN(1000))
 		p := q.build()
-		got := sids(th.Inspect(p))
+		got := sids(th.Inspect(p, nil))
 		slices.Sort(got)
 		want := fullEval(e, ref, p)
 		slices.Sort(want)
@@ -200,7 +201,7 @@ func BenchmarkInspect(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		th.Inspect(ps[i%len(ps)])
+		th.Inspect(ps[i%len(ps)], nil)
 	}
 	c := th.Counters()
 	b.ReportMetric(float64(c.Candidates)/float64(c.Packets), "cands/pkt")
@@ -214,5 +215,88 @@ func BenchmarkCompile2000(b *testing.B) {
 		if _, errs := Compile(rs, Config{}); len(errs) != 0 {
 			b.Fatal(errs)
 		}
+	}
+}
+
+// statefulRules use the keywords that keep state or need more than the
+// payload: flowbits, flowint, thresholds, byte keywords, header buffers.
+var statefulRules = []string{
+	`alert tcp any any -> any any (msg:"set"; content:"GET"; flowbits:set,seen_get; flowbits:noalert; sid:1;)`,
+	`alert tcp any any -> any any (msg:"isset"; content:"HTTP"; flowbits:isset,seen_get; sid:2;)`,
+	`alert tcp any any -> any any (msg:"or"; flowbits:isset,a|seen_get; flowint:n,+,1; sid:3;)`,
+	`alert tcp any any -> any any (msg:"int"; flowint:n,>,3; threshold:type limit, track by_src, count 2, seconds 60; sid:4;)`,
+	`alert tcp any any -> any any (msg:"df"; content:"HTTP"; detection_filter:track by_flow, count 2, seconds 60; sid:5;)`,
+	`alert tcp any any -> any any (msg:"bytes"; content:"GET "; byte_extract:1,0,c,relative; byte_test:1,>,0x20,0,relative; byte_jump:1,0,relative,bitmask 0x03; byte_math:bytes 1, offset 0, oper +, rvalue c, result r, relative; sid:6;)`,
+	`alert tcp any any -> any any (msg:"hdr"; tcp.hdr; content:"|50|"; offset:12; depth:1; ipv4.hdr; content:"|45|"; depth:1; sid:7;)`,
+	`alert tcp any any -> any any (msg:"pkt"; seq:>0; window:>0; tcpv4-csum:valid; ipv4-csum:valid; fragbits:!M; flow.pkts:either,>0; sid:8;)`,
+	`drop tcp any any -> any any (msg:"rate"; content:"HTTP"; sid:9;)`,
+}
+
+func TestInspectZeroAllocStateful(t *testing.T) {
+	entries := thresholdEntries(t, "rate_filter gen_id 1, sig_id 9, track by_rule, count 3, seconds 10, new_action alert, timeout 1\nsuppress gen_id 1, sig_id 2, track by_src, ip 10.9.9.9\n")
+	e, errs := Compile(parse(t, statefulRules...), Config{Thresholds: entries})
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	th := e.NewThread()
+	var ps []*packet.Packet
+	for _, pl := range []string{"GET /a HTTP/1.1", "HTTP/1.1 200 OK", "GET  x", "data"} {
+		p := tcp(pl).build()
+		p.Data[14] = 0x45
+		p.Data[34+12] = 0x50
+		p.L3Len, p.L4Len = 20, 20
+		p.TCPSeq, p.TCPWindow = 1, 100
+		ps = append(ps, p)
+	}
+	f := &flow.Flow{ID: 1, PktsToServer: 1}
+	// Warm up: the flow's flowint storage and the threshold counters are
+	// created once.
+	for i := 0; i < 16; i++ {
+		ps[i%len(ps)].TimeNs = int64(i) * 1e8
+		th.Inspect(ps[i%len(ps)], f)
+	}
+	i := 16
+	alertsSeen := 0
+	allocs := testing.AllocsPerRun(2000, func() {
+		p := ps[i%len(ps)]
+		p.TimeNs = int64(i) * 1e8
+		alertsSeen += len(th.Inspect(p, f))
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("Inspect allocates %.2f times per packet", allocs)
+	}
+	if alertsSeen == 0 {
+		t.Error("no alerts: the set does not exercise the engine")
+	}
+	seen := map[uint32]bool{}
+	for _, p := range ps {
+		for _, m := range th.Inspect(p, f) {
+			seen[m.Sig.SID] = true
+		}
+	}
+	for _, sid := range []uint32{3, 6, 7, 8, 9} {
+		if !seen[sid] {
+			t.Errorf("sid %d never alerted", sid)
+		}
+	}
+	t.Logf("counters: %+v", th.Counters())
+}
+
+func BenchmarkInspectStateful(b *testing.B) {
+	e, errs := Compile(parse(b, statefulRules...), Config{})
+	if len(errs) != 0 {
+		b.Fatal(errs)
+	}
+	th := e.NewThread()
+	p := tcp("GET /a HTTP/1.1").build()
+	p.Data[14], p.Data[34+12] = 0x45, 0x50
+	p.L3Len, p.L4Len = 20, 20
+	f := &flow.Flow{ID: 1}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p.TimeNs = int64(i) * 1e6
+		th.Inspect(p, f)
 	}
 }

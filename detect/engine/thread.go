@@ -5,6 +5,7 @@ import (
 
 	"slices"
 
+	"github.com/vigil-ids/vigil/dataplane/flow"
 	"github.com/vigil-ids/vigil/dataplane/packet"
 	"github.com/vigil-ids/vigil/detect/mpm"
 	"github.com/vigil-ids/vigil/detect/rules"
@@ -13,6 +14,9 @@ import (
 // Match is one alert of a packet.
 type Match struct {
 	Sig *Signature
+	// Action is the action that applies: the signature's, or the
+	// new_action of a rate_filter that is in effect.
+	Action rules.Action
 }
 
 // Counters are a thread's detection counters. They only grow.
@@ -24,6 +28,12 @@ type Counters struct {
 	AlertsDiscarded uint64 // alerts over PacketAlertMax, not returned
 	Passes          uint64 // packets on which a pass signature matched
 	Drops           uint64 // packets given a drop or reject verdict
+	// FlowStateAllocs counts allocations of per-flow flowbit/flowint
+	// storage beyond the flow's inline bits (once per flow and kind).
+	FlowStateAllocs uint64
+	// Suppressed counts matches whose alert thresholding or noalert
+	// withheld.
+	Suppressed uint64
 }
 
 // Thread is one worker's detection state: scratch reused for every packet.
@@ -39,8 +49,12 @@ type Thread struct {
 	// inspection state of the current buffer
 	bufOff int // Suricata's det_ctx->buffer_offset: end of the last match
 	budget int // remaining inspection steps for the current signature
+	// vars are the current signature's byte_extract/byte_math values.
+	vars [maxSigVars]uint64
 	// pcreBuf holds a buffer transcoded for regexp matching (see pcre.go).
 	pcreBuf []byte
+	// thr holds threshold counters (threshold.go).
+	thr map[thrKey]thrState
 
 	c Counters
 }
@@ -61,19 +75,22 @@ func (t *Thread) Verdict() packet.Verdict { return t.verdict }
 func (t *Thread) Passed() bool { return t.passed }
 
 // Inspect runs detection on one decoded packet and returns its alerts in
-// Suricata's order (by signature Num), at most Config.PacketAlertMax. A
-// matching pass signature stops detection: signatures ordered after it do
-// not alert and the pass itself is not returned. The slice is owned by t
-// and valid until the next Inspect. Inspect allocates nothing.
-func (t *Thread) Inspect(p *packet.Packet) []Match {
+// Suricata's order (by signature Num), at most Config.PacketAlertMax. f is
+// the packet's flow (nil when it has none): flowbits and flowints are read
+// and written there, in signature order, so a signature that sets a bit is
+// seen by a later one checking it on the same packet. A matching pass
+// signature stops detection: signatures ordered after it do not alert and
+// the pass itself is not returned. Thresholds, suppressions and
+// rate_filters apply to each match in order. The slice is owned by t and
+// valid until the next Inspect. Inspect allocates nothing (flow state
+// storage past the inline bits is allocated once per flow, see
+// Counters.FlowStateAllocs).
+func (t *Thread) Inspect(p *packet.Packet, f *flow.Flow) []Match {
 	t.c.Packets++
 	t.out = t.out[:0]
 	t.hits = t.hits[:0]
 	t.verdict = packet.VerdictForward
 	t.passed = false
-	if p.Flags&(packet.FlagIPv4|packet.FlagIPv6) == 0 {
-		return t.out
-	}
 	e := t.e
 	gi := groupOf(p)
 	g := &e.groups[gi]
@@ -92,22 +109,33 @@ func (t *Thread) Inspect(p *packet.Packet) []Match {
 	} else {
 		cands = append(cands, g.always0...)
 	}
+	slices.Sort(cands)
 	t.cands = cands
+	prev := uint32(1<<32 - 1)
 	for _, num := range cands {
+		if num == prev {
+			continue
+		}
+		prev = num
 		s := e.sigs[num]
 		t.c.Evaluations++
-		if t.matchSig(s, p, payload) {
+		if t.matchSig(s, p, f, payload) {
 			t.hits = append(t.hits, num)
+			t.postMatch(s, f)
 		}
 	}
 	if len(t.hits) == 0 {
 		return t.out
 	}
-	slices.Sort(t.hits)
 	max := e.cfg.PacketAlertMax
 	for _, num := range t.hits {
 		s := e.sigs[num]
-		switch s.Action {
+		res, act, silent := t.threshold(s, p, f)
+		if res == thrDrop {
+			t.c.Suppressed++
+			continue
+		}
+		switch act {
 		case rules.ActionPass:
 			t.passed = true
 			t.c.Passes++
@@ -121,8 +149,12 @@ func (t *Thread) Inspect(p *packet.Packet) []Match {
 		if t.passed {
 			break
 		}
+		if res == thrSilent || silent || s.noalert {
+			t.c.Suppressed++
+			continue
+		}
 		if len(t.out) < max {
-			t.out = append(t.out, Match{Sig: s})
+			t.out = append(t.out, Match{Sig: s, Action: act})
 			t.c.Alerts++
 		} else {
 			t.c.AlertsDiscarded++
@@ -136,7 +168,7 @@ func (t *Thread) Inspect(p *packet.Packet) []Match {
 
 // matchSig evaluates one signature fully: protocol, addresses and ports
 // (both orientations for "<>"), flow, packet matchers, then the buffers.
-func (t *Thread) matchSig(s *Signature, p *packet.Packet, payload []byte) bool {
+func (t *Thread) matchSig(s *Signature, p *packet.Packet, f *flow.Flow, payload []byte) bool {
 	if !s.proto.matches(p) {
 		return false
 	}
@@ -148,10 +180,24 @@ func (t *Thread) matchSig(s *Signature, p *packet.Packet, payload []byte) bool {
 	if !s.flow.match(p) {
 		return false
 	}
+	if s.payloadReq && p.PayloadLen <= 0 {
+		return false
+	}
 	for _, m := range s.pkt {
 		if !m.match(p) {
 			return false
 		}
+	}
+	for _, m := range s.flowKw {
+		if !m.matchFlow(f) {
+			return false
+		}
+	}
+	if len(s.fbRead) > 0 && !flowbitsMatch(s, f) {
+		return false
+	}
+	if len(s.fiRead) > 0 && !flowintMatch(s, f) {
+		return false
 	}
 	if list := s.bufs[bufPktData]; len(list) > 0 {
 		if len(payload) == 0 {
@@ -163,7 +209,71 @@ func (t *Thread) matchSig(s *Signature, p *packet.Packet, payload []byte) bool {
 			return false
 		}
 	}
+	if s.hdrBufs {
+		for bi := bufPktData + 1; bi < numBuffers; bi++ {
+			list := s.bufs[bi]
+			if len(list) == 0 {
+				continue
+			}
+			buf := headerBuffer(p, bi)
+			if len(buf) == 0 {
+				return false
+			}
+			t.bufOff = 0
+			t.budget = t.e.cfg.InspectionRecursionLimit
+			if t.inspect(list, 0, buf) != 1 {
+				return false
+			}
+		}
+	}
 	return true
+}
+
+// headerBuffer returns the raw header bytes a header sticky buffer
+// inspects, or nil when the packet has no such header.
+func headerBuffer(p *packet.Packet, b bufferID) []byte {
+	var off, n int
+	switch b {
+	case bufIPv4Hdr:
+		if p.Flags&packet.FlagIPv4 == 0 {
+			return nil
+		}
+		off, n = p.L3Off, p.L3Len
+	case bufIPv6Hdr:
+		if p.Flags&packet.FlagIPv6 == 0 {
+			return nil
+		}
+		off, n = p.L3Off, p.L3Len
+	case bufTCPHdr:
+		if p.Flags&packet.FlagTCP == 0 {
+			return nil
+		}
+		off, n = p.L4Off, p.L4Len
+	case bufUDPHdr:
+		if p.Flags&packet.FlagUDP == 0 {
+			return nil
+		}
+		off, n = p.L4Off, 8
+	case bufICMPv4Hdr:
+		if p.Flags&packet.FlagICMPv4 == 0 {
+			return nil
+		}
+		off, n = p.L4Off, p.L4Len
+	case bufICMPv6Hdr:
+		if p.Flags&packet.FlagICMPv6 == 0 {
+			return nil
+		}
+		off, n = p.L4Off, p.L4Len
+	default:
+		return nil
+	}
+	if off < 0 || n <= 0 || off >= len(p.Data) {
+		return nil
+	}
+	if off+n > len(p.Data) {
+		n = len(p.Data) - off
+	}
+	return p.Data[off : off+n]
 }
 
 // headerMatch checks a rule's addresses and ports with the packet's source

@@ -47,9 +47,10 @@ func (c *Classifications) All() []Classification {
 // Len returns the number of classifications.
 func (c *Classifications) Len() int { return len(c.m) }
 
-// The classification.config that ships with Suricata and with the Emerging
-// Threats Open rule set (copied from /work/shared/rules/et-open; data, not
-// code: see the header of the file for its origin).
+// The classification.config that ships with Suricata (etc/ in the Suricata
+// source, by the OISF; copied from /work/shared/rules/suricata-events/etc).
+// It is the Emerging Threats Open rule set's file plus the
+// inappropriate-content class. Data, not code.
 //
 //go:embed classification.config
 var stockClassificationConfig string

@@ -175,7 +175,7 @@ func TestParseThresholds(t *testing.T) {
 	}
 	wantErrs := []string{
 		`threshold.config:12: threshold: missing parameter "seconds"`,
-		`threshold.config:13: threshold: type: "sometimes" is not limit, threshold or both`,
+		`threshold.config:13: threshold: type: "sometimes" is not limit, threshold, both or backoff`,
 		`threshold.config:14: suppress: track: "by_rule" is not valid for suppress`,
 		`threshold.config:15: suppress: track and ip must be given together`,
 		`threshold.config:16: suppress: ip: undefined address variable "$NOPE"`,

@@ -331,3 +331,27 @@ func BenchmarkParseRule(b *testing.B) {
 		}
 	}
 }
+
+// TestParserConcurrent parses with one Parser from several goroutines (run
+// with -race): the lazy setup and the field caches are shared.
+func TestParserConcurrent(t *testing.T) {
+	var p Parser
+	done := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			for i := 0; i < 200; i++ {
+				_, err := p.ParseRule(`alert tcp [$HOME_NET,!10.0.0.`+string(rune('0'+i%10))+`] any -> $EXTERNAL_NET [80,`+string(rune('1'+g))+`] (msg:"x"; classtype:bad-unknown; sid:1;)`, "c.rules", i)
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -37,9 +37,10 @@ const (
 	TypeLimit                          // alert at most count times per seconds
 	TypeThreshold                      // alert every count-th match within seconds
 	TypeBoth                           // alert once per seconds after count matches
+	TypeBackoff                        // alert on the 1st, count-th, count*multiplier-th, ... match (by_flow)
 )
 
-var thresholdTypeNames = [...]string{"", "limit", "threshold", "both"}
+var thresholdTypeNames = [...]string{"", "limit", "threshold", "both", "backoff"}
 
 func (t ThresholdType) String() string {
 	if int(t) < len(thresholdTypeNames) {
@@ -86,6 +87,8 @@ type ThresholdEntry struct {
 	Track   Track
 	Count   uint32
 	Seconds uint32
+	// Multiplier is the growth factor of type backoff.
+	Multiplier uint32
 
 	NewAction string // rate_filter: alert, drop, pass, log, sdrop or reject
 	Timeout   uint32 // rate_filter: seconds the new action lasts
@@ -243,7 +246,7 @@ func (p *Parser) fillThreshold(e *ThresholdEntry, s string, inConfig bool) error
 		allowed := false
 		switch e.Kind {
 		case KindThreshold, KindEventFilter:
-			allowed = key == "type" || key == "track" || key == "count" || key == "seconds"
+			allowed = key == "type" || key == "track" || key == "count" || key == "seconds" || key == "multiplier"
 		case KindDetectionFilter:
 			allowed = key == "track" || key == "count" || key == "seconds"
 		case KindSuppress:
@@ -269,6 +272,8 @@ func (p *Parser) fillThreshold(e *ThresholdEntry, s string, inConfig bool) error
 			e.Seconds, err = parseU32Param(key, val)
 		case "timeout":
 			e.Timeout, err = parseU32Param(key, val)
+		case "multiplier":
+			e.Multiplier, err = parseU32Param(key, val)
 		case "type":
 			switch strings.ToLower(val) {
 			case "limit":
@@ -277,8 +282,10 @@ func (p *Parser) fillThreshold(e *ThresholdEntry, s string, inConfig bool) error
 				e.Type = TypeThreshold
 			case "both":
 				e.Type = TypeBoth
+			case "backoff":
+				e.Type = TypeBackoff
 			default:
-				err = fmt.Errorf("type: %q is not limit, threshold or both", val)
+				err = fmt.Errorf("type: %q is not limit, threshold, both or backoff", val)
 			}
 		case "track":
 			e.Track = TrackNone
@@ -292,7 +299,7 @@ func (p *Parser) fillThreshold(e *ThresholdEntry, s string, inConfig bool) error
 			case KindSuppress:
 				ok = ok && (e.Track == TrackBySrc || e.Track == TrackByDst || e.Track == TrackByEither)
 			case KindRateFilter:
-				ok = ok && e.Track != TrackByEither && e.Track != TrackByFlow
+				ok = ok && e.Track != TrackByEither
 			default:
 				ok = ok && e.Track != TrackByEither
 			}
@@ -319,7 +326,23 @@ func (p *Parser) fillThreshold(e *ThresholdEntry, s string, inConfig bool) error
 	}
 	switch e.Kind {
 	case KindThreshold, KindEventFilter:
-		need = append(need, "type", "track", "count", "seconds")
+		if e.Type == TypeBackoff {
+			need = append(need, "type", "track", "count", "multiplier")
+			if seen["seconds"] {
+				return errors.New("type backoff takes no seconds")
+			}
+			if e.Track != TrackByFlow {
+				return errors.New("type backoff needs track by_flow")
+			}
+			if e.Multiplier < 2 {
+				return errors.New("multiplier must be at least 2")
+			}
+		} else {
+			if seen["multiplier"] {
+				return errors.New("multiplier is only valid with type backoff")
+			}
+			need = append(need, "type", "track", "count", "seconds")
+		}
 	case KindDetectionFilter:
 		need = append(need, "track", "count", "seconds")
 	case KindRateFilter:
