@@ -33,7 +33,8 @@ type Options struct {
 }
 
 // Counters are what one pipeline thread counts. Every packet that enters is
-// accounted for: Packets = Decoded + NotIP ... see Check.
+// accounted for: Packets = IP + NotIP, and an IP packet either has a flow or
+// is counted in NoFlow (the flow table's Stats say why).
 type Counters struct {
 	Packets        uint64 // packets taken from the source
 	Bytes          uint64 // captured bytes
@@ -78,6 +79,7 @@ type Single struct {
 	alert      output.AlertInfo
 	flowInfo   output.FlowInfo
 	nextExpire int64
+	onExpire   func(*flow.Flow) // bound once: no closure per sweep
 }
 
 // FlowEnded is the flow table's OnEnd callback (flow.Config.OnEnd): the
@@ -160,7 +162,10 @@ func (s *Single) process(p *packet.Packet) {
 		c.IP++
 		if p.TimeNs >= s.nextExpire {
 			if s.nextExpire != 0 {
-				s.Flows.Expire(p.TimeNs, func(*flow.Flow) { c.FlowsExpired++ })
+				if s.onExpire == nil {
+					s.onExpire = func(*flow.Flow) { s.Counters.FlowsExpired++ }
+				}
+				s.Flows.Expire(p.TimeNs, s.onExpire)
 			}
 			s.nextExpire = p.TimeNs + s.Opts.FlowExpireIntervalNs
 		}
