@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigil-ids/vigil/dataplane/capture"
 	"github.com/vigil-ids/vigil/dataplane/decode"
+	"github.com/vigil-ids/vigil/dataplane/defrag"
 	"github.com/vigil-ids/vigil/dataplane/flow"
 	"github.com/vigil-ids/vigil/dataplane/packet"
 	"github.com/vigil-ids/vigil/detect/engine"
@@ -33,10 +34,11 @@ type Options struct {
 }
 
 // Counters are what one pipeline thread counts. Every packet that enters is
-// accounted for: Packets = IP + NotIP, and an IP packet either has a flow or
-// is counted in NoFlow (the flow table's Stats say why).
+// accounted for: Packets + Reassembled = IP + NotIP, and an IP packet either
+// has a flow or is counted in NoFlow (the flow table's Stats say why).
 type Counters struct {
 	Packets        uint64 // packets taken from the source
+	Reassembled    uint64 // IP datagrams reassembled from fragments (inspected as extra packets)
 	Bytes          uint64 // captured bytes
 	IP             uint64 // packets with an IPv4 or IPv6 header decoded
 	NotIP          uint64 // packets with no IP layer (ARP, LLDP, unknown link types)
@@ -57,7 +59,9 @@ type Counters struct {
 type Stages struct {
 	Source  capture.Source
 	Decoder *decode.Decoder
-	Flows   *flow.Table
+	// Defrag reassembles IP fragments; nil turns reassembly off.
+	Defrag *defrag.Reassembler
+	Flows  *flow.Table
 	// Detect is nil when detection is disabled.
 	Detect *engine.Thread
 	// EVE and Fast are nil when that output is off.
@@ -76,10 +80,11 @@ type Single struct {
 	// Progress, if set, is called after each batch (from this goroutine).
 	Progress func(c *Counters)
 
-	alert      output.AlertInfo
-	flowInfo   output.FlowInfo
-	nextExpire int64
-	onExpire   func(*flow.Flow) // bound once: no closure per sweep
+	alert       output.AlertInfo
+	flowInfo    output.FlowInfo
+	reassembled packet.Packet // the defragmenter's output, valid until its next Process
+	nextExpire  int64
+	onExpire    func(*flow.Flow) // bound once: no closure per sweep
 }
 
 // FlowEnded is the flow table's OnEnd callback (flow.Config.OnEnd): the
@@ -148,12 +153,31 @@ func (s *Single) flushOutputs() error {
 	return first
 }
 
-// process runs one packet through decode, flow, detection and output.
+// process runs one captured packet through decode, defragmentation, flow,
+// detection and output. A fragment that completes a datagram is inspected
+// first, then the reassembled packet (pkt_src "defrag"), as Suricata does.
 func (s *Single) process(p *packet.Packet) {
 	c := &s.Counters
 	c.Packets++
 	c.Bytes += uint64(len(p.Data))
 	s.Decoder.Decode(p)
+	// Defragment first: overlap and length events land on the fragment
+	// before detection sees it.
+	done := p.Flags&packet.FlagFragment != 0 && s.Defrag != nil && s.Defrag.Process(p, &s.reassembled)
+	s.inspect(p)
+	if done {
+		r := &s.reassembled
+		// Suricata's reassembled packet has no pcap_cnt of its own.
+		r.Num = 0
+		c.Reassembled++
+		s.Decoder.Decode(r)
+		s.inspect(r)
+	}
+}
+
+// inspect runs a decoded packet through flow tracking, detection and output.
+func (s *Single) inspect(p *packet.Packet) {
+	c := &s.Counters
 	if p.Flags&packet.FlagMalformed != 0 {
 		c.Malformed++
 	}
@@ -166,6 +190,9 @@ func (s *Single) process(p *packet.Packet) {
 					s.onExpire = func(*flow.Flow) { s.Counters.FlowsExpired++ }
 				}
 				s.Flows.Expire(p.TimeNs, s.onExpire)
+				if s.Defrag != nil {
+					s.Defrag.Expire(p.TimeNs)
+				}
 			}
 			s.nextExpire = p.TimeNs + s.Opts.FlowExpireIntervalNs
 		}

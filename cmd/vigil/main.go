@@ -17,6 +17,7 @@ import (
 
 	"github.com/vigil-ids/vigil/dataplane/capture/pcapfile"
 	"github.com/vigil-ids/vigil/dataplane/decode"
+	"github.com/vigil-ids/vigil/dataplane/defrag"
 	"github.com/vigil-ids/vigil/dataplane/flow"
 	"github.com/vigil-ids/vigil/detect/engine"
 	"github.com/vigil-ids/vigil/detect/rules"
@@ -43,6 +44,9 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	if len(argv) > 0 && argv[0] == "version" {
 		fmt.Fprintf(stdout, "vigil %s\n", version)
 		return exitOK
+	}
+	if len(argv) > 0 && argv[0] == "rules" {
+		return runRules(argv[1:], stdout, stderr)
 	}
 	a, err := parseArgs(argv)
 	if err != nil {
@@ -75,12 +79,16 @@ type engineRun struct {
 	engine   *engine.Engine
 	loaded   int // rules parsed and compiled
 	failed   int // rules that did not load
+	stats    ruleStats
 }
 
 func (e *engineRun) start() error {
 	began := time.Now()
 	a := e.args
-	tree := profiles.NewTree()
+	if err := e.configure(); err != nil {
+		return err
+	}
+	if a.runmode != "" && a.runmode != "single" {
 	if a.config != "" {
 		t, err := profiles.LoadFile(a.config)
 		if err != nil {
@@ -102,6 +110,11 @@ func (e *engineRun) start() error {
 		return err
 	}
 	e.settings = s
+	return nil
+}
+
+func (e *engineRun) startRest(began time.Time) error {
+	a := e.args
 	if a.runmode != "" && a.runmode != "single" {
 		return fmt.Errorf("--runmode %s: only the single runmode is built so far", a.runmode)
 	}
@@ -221,7 +234,12 @@ func (e *engineRun) runPcap(began time.Time) error {
 	if err != nil {
 		return err
 	}
+	reasm, err := defrag.New(defrag.Config{})
+	if err != nil {
+		return err
+	}
 	st := pipeline.Stages{
+		Defrag:  reasm,
 		Source:  src,
 		Decoder: decode.NewDecoder(decode.Options{Checksums: a.checksum != "none"}),
 		Flows:   flows,
