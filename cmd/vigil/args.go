@@ -29,6 +29,7 @@ type cliArgs struct {
 
 const usage = `usage: vigil [options]          (Suricata-compatible flags)
        vigil version
+       vigil rules check [-S FILE]... [-c FILE]   (rule load report; vigil rules --help)
 
   -r FILE                read packets from a pcap or pcapng file ("-" = stdin)
   -S FILE                load only the rules in FILE (repeatable)

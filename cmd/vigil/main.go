@@ -84,11 +84,16 @@ type engineRun struct {
 
 func (e *engineRun) start() error {
 	began := time.Now()
-	a := e.args
 	if err := e.configure(); err != nil {
 		return err
 	}
-	if a.runmode != "" && a.runmode != "single" {
+	return e.startRest(began)
+}
+
+// configure loads the configuration file and --set overrides.
+func (e *engineRun) configure() error {
+	a := e.args
+	tree := profiles.NewTree()
 	if a.config != "" {
 		t, err := profiles.LoadFile(a.config)
 		if err != nil {
@@ -129,6 +134,9 @@ func (e *engineRun) startRest(began time.Time) error {
 	}
 	if a.testConfig {
 		fmt.Fprintf(e.stdout, "vigil: configuration OK: %d rules loaded, %d failed\n", e.loaded, e.failed)
+		if e.engine != nil {
+			e.printRuleReport(e.stdout, 20)
+		}
 		return nil
 	}
 	if a.pcap == "" {
@@ -166,6 +174,9 @@ func (e *engineRun) loadRules() error {
 		files = a.exclusiveRules
 	}
 	files = append(append([]string(nil), files...), a.extraRules...)
+	restoreGC := setLoadGC()
+	defer restoreGC()
+	t0 := time.Now()
 	var all []*rules.Rule
 	var errs []error
 	for _, f := range files {
@@ -173,6 +184,8 @@ func (e *engineRun) loadRules() error {
 		all = append(all, rs...)
 		errs = append(errs, ferrs...)
 	}
+	e.stats.files = len(files)
+	e.stats.parsed = len(all)
 	var thresholds []rules.ThresholdEntry
 	if s.ThresholdFile != "" {
 		th, terrs := parser.LoadThresholds(s.ThresholdFile)
@@ -183,7 +196,10 @@ func (e *engineRun) loadRules() error {
 			errs = append(errs, terrs...)
 		}
 	}
+	t1 := time.Now()
+	e.stats.parseTime = t1.Sub(t0)
 	eng, cerrs := engine.Compile(all, engine.Config{PacketAlertMax: s.PacketAlertMax, Thresholds: thresholds})
+	e.stats.compile = time.Since(t1)
 	errs = append(errs, cerrs...)
 	// Warnings (a duplicate sid whose higher rev replaced the earlier
 	// rule) are reported but are not failures.
@@ -195,6 +211,7 @@ func (e *engineRun) loadRules() error {
 			continue
 		}
 		nerr++
+		e.stats.errs = append(e.stats.errs, err)
 		fmt.Fprintf(e.stderr, "vigil: rule error: %v\n", err)
 	}
 	e.engine = eng

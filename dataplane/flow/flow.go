@@ -132,6 +132,13 @@ type Flow struct {
 	BytesToServer, BytesToClient uint64
 	// Detect is detection state kept with the flow.
 	Detect DetectState
+	// StreamSession is the stream tracker's handle of the flow's TCP
+	// session (package stream); 0 when it has none.
+	StreamSession uint32
+	// AppProto is the application protocol the app layer detected on the
+	// flow; AppProtoUnknown until it has. Rules for an app-layer protocol
+	// (alert http ..., app-layer-protocol:) match only once it is set.
+	AppProto AppProto
 
 	// Table bookkeeping. Indexes are slot+1, 0 meaning none.
 	hash     uint32
@@ -147,4 +154,46 @@ type Flow struct {
 const (
 	seenToServer uint8 = 1 << iota
 	seenToClient
+)
+
+// AppProto is an application-layer protocol, as the app layer detects it
+// and as rule headers and app-layer-protocol name it.
+type AppProto uint8
+
+// Application protocols. AppProtoFailed means detection gave up on the
+// flow.
+const (
+	AppProtoUnknown AppProto = iota
+	AppProtoHTTP1
+	AppProtoHTTP2
+	AppProtoDNS
+	AppProtoTLS
+	AppProtoSMTP
+	AppProtoFTP
+	AppProtoFTPData
+	AppProtoSSH
+	AppProtoSMB
+	AppProtoDCERPC
+	AppProtoNFS
+	AppProtoIMAP
+	AppProtoPOP3
+	AppProtoKRB5
+	AppProtoDHCP
+	AppProtoSNMP
+	AppProtoSIP
+	AppProtoRDP
+	AppProtoMQTT
+	AppProtoModbus
+	AppProtoDNP3
+	AppProtoENIP
+	AppProtoNTP
+	AppProtoTFTP
+	AppProtoIKE
+	AppProtoQUIC
+	AppProtoRFB
+	AppProtoTelnet
+	AppProtoPgSQL
+	AppProtoLDAP
+	AppProtoWebSocket
+	AppProtoFailed
 )

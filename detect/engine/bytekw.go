@@ -76,6 +76,8 @@ type byteOp struct {
 	// byte_math
 	mathOp byte // '+', '-', '*', '/', 'l' (<<), 'r' (>>)
 	rvalue valRef
+	// strAll: string format with 0 bytes: parse to the first non-digit.
+	strAll bool
 }
 
 // extract reads nbytes at buf[pos:] as the operation's format. ok is false
@@ -191,6 +193,17 @@ func (t *Thread) runByte(o *byteOp, buf []byte) bool {
 		var ok bool
 		if v, ok = o.extract(buf, pos, nb); !ok {
 			return false
+		}
+	} else if o.strAll {
+		var ok bool
+		if v, ok = parseStringNum(buf[pos:], o.format); !ok {
+			return false
+		}
+		if o.bitmask != 0 {
+			v &= o.bitmask
+			if v != 0 {
+				v >>= o.shift
+			}
 		}
 	}
 	switch o.kind {
@@ -478,7 +491,10 @@ func setupByteTest(b *builder, o rules.Option) error {
 			return errFmt("unknown option %q", parts[i])
 		}
 	}
-	if err := checkNbytes("byte_test", op, false); err != nil {
+	// A string byte_test with 0 bytes reads the number up to the first
+	// non-digit, as Suricata's strtoull on the remaining buffer.
+	op.strAll = op.nbytes == 0 && op.nbRef.idx == 0 && op.format != numBinary
+	if err := checkNbytes("byte_test", op, op.strAll); err != nil {
 		return err
 	}
 	if op.offset.idx == 0 && op.offset.v < 0 && !op.relative {

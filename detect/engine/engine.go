@@ -1,35 +1,47 @@
 // Package engine is Vigil's detection engine: it compiles parsed rules
 // (package detect/rules) into signatures, orders them as Suricata does,
-// groups them by IP protocol, builds one multi-pattern prefilter
-// (package detect/mpm) per group over each signature's fast pattern, and
-// evaluates the candidates the prefilter reports, plus the signatures that
-// have no usable fast pattern, against each packet.
+// groups them by transport protocol and packet direction, builds one
+// multi-pattern prefilter (package detect/mpm) per group and inspection
+// buffer over the signatures' fast patterns, and evaluates the candidates
+// the prefilters report, plus the signatures that have no usable fast
+// pattern, against each packet.
 //
 // # Structure
 //
 // Each rule option is compiled by a keyword from a registry (keywords.go).
 // A keyword either sets a header property of the signature, adds a packet
 // matcher (dsize, ttl, flags, flow ...), or adds a step to the inspection
-// list of the current buffer (content, isdataat, pcre). Today the only
-// buffer is the packet payload (pkt_data); buffers are indexed so that
-// app-layer buffers can be added as further lists with their own sticky
-// buffer keywords.
+// list of a buffer (content, isdataat, pcre, byte_*, bsize, ...).
+//
+// Buffers (buffers.go) are the packet payload (pkt_data), raw headers
+// (ipv4.hdr, tcp.hdr, ...) and the app-layer buffers (http.uri, dns.query,
+// tls.sni, ...), each registered with its direction and app protocols. A
+// rule selects one with a sticky-buffer keyword, a legacy content modifier
+// (http_uri, ...) or a pcre buffer flag (/U, /H, ...), optionally followed
+// by transforms (transforms.go). App-layer rules (alert http ..., or any
+// rule inspecting an app-layer buffer) require the flow's app protocol
+// (flow.Flow.AppProto); the app layer hands the buffers of the current
+// transaction to Thread.InspectApp through the AppState interface. A
+// signature whose buffer or protocol is absent does not match.
 //
 // # Concurrency and allocation
 //
 // An Engine is immutable after Compile and may be shared by any number of
 // workers. Each worker owns a Thread (NewThread), which holds all per-packet
-// scratch: the prefilter scratch, the candidate list and the alert queue.
-// Thread.Inspect allocates nothing.
+// scratch: the prefilter scratch, the candidate list, the transform
+// scratch and the alert queue. Thread.Inspect and Thread.InspectApp
+// allocate nothing once warm.
 package engine
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
 	"github.com/vigil-ids/vigil/dataplane/packet"
 	"github.com/vigil-ids/vigil/detect/mpm"
+	"github.com/vigil-ids/vigil/detect/pcre"
 	"github.com/vigil-ids/vigil/detect/rules"
 )
 
@@ -55,6 +67,11 @@ type Config struct {
 	// event_filter, suppress, rate_filter) applied to the signatures they
 	// select.
 	Thresholds []rules.ThresholdEntry
+
+	// noDirSplit puts every signature in one group per transport
+	// protocol, as before groups were split by direction (for measuring
+	// what the split saves).
+	noDirSplit bool
 }
 
 func (c *Config) setDefaults() {
@@ -88,11 +105,14 @@ type Signature struct {
 	// pkt holds the packet matchers (dsize, ttl, flags, ...), run before
 	// the buffers are inspected.
 	pkt []packetMatcher
-	// bufs holds the inspection list of each buffer (only bufPktData now).
-	bufs [numBuffers][]step
+	// bufs holds the inspection lists, one per buffer (and transform
+	// chain) the signature inspects, in order of first use.
+	bufs []bufList
 	// fast is the prefilter pattern, nil when the signature has none and
-	// is evaluated for every packet of its groups.
-	fast *mpm.Pattern
+	// is evaluated for every packet of its groups; fastList is the index
+	// in bufs of the list it comes from.
+	fast     *mpm.Pattern
+	fastList int
 	// needsPayload: the signature inspects pkt_data, so it cannot match a
 	// packet without payload.
 	needsPayload bool
@@ -100,12 +120,32 @@ type Signature struct {
 	// payloadReq: dsize requires a non-empty payload (Suricata's
 	// SIG_MASK_REQUIRE_PAYLOAD from dsize).
 	payloadReq bool
-	// hdrBufs: some header sticky buffer (ipv4.hdr, tcp.hdr, ...) is used.
-	hdrBufs bool
+	// alproto is the set of app protocols the flow must have been
+	// detected as (rule header protocol, app-layer buffers); 0 for none.
+	alproto ProtoMask
+	// appBufs: some list inspects an app-layer buffer.
+	appBufs bool
+	// alprotoKw holds app-layer-protocol keywords.
+	alprotoKw []alprotoMatch
+	// fields holds numeric app-layer field tests (tls.version, ...).
+	fields []fieldMatch
+	// dir is the direction the signature inspects (0: either), from flow
+	// and its buffers.
+	dir Direction
+	// stream: stream_size is used; it needs reassembled stream state,
+	// which detection does not receive yet, so the signature cannot
+	// match.
+	stream bool
+	// bypass / tag requests, recorded for the pipeline.
+	bypass bool
+	tag    bool
+	// flowAge holds flow.age tests.
+	flowAge []*flowAgeMatch
 
 	// flow state: flowbits and flowint tests and changes
 	fbRead, fbWrite []flowbitOp
 	fiRead, fiWrite []flowintOp
+	xbRead, xbWrite []xbitOp
 	noalert         bool
 	flowKw          []*flowCountMatch
 	// thresholding
@@ -152,29 +192,56 @@ func (g Group) String() string {
 	return fmt.Sprintf("group(%d)", g)
 }
 
-// signatureGroup holds the signatures that may match packets of one group.
+// Packet directions, for signature grouping: packets without a flow
+// direction, to the server, to the client.
+const (
+	dirGroupNone = iota
+	dirGroupToServer
+	dirGroupToClient
+	numDirGroups
+)
+
+var dirGroupNames = [numDirGroups]string{"none", "to_server", "to_client"}
+
+// groupPrefilter is the multi-pattern matcher over one buffer variant of
+// a signature group.
+type groupPrefilter struct {
+	variant int
+	id      BufferID
+	xf      []transform
+	m       *mpm.Matcher
+	n       int // patterns
+}
+
+// signatureGroup holds the signatures that may match packets of one
+// transport group and direction.
 type signatureGroup struct {
-	sigs      []uint32 // nums of all signatures of the group, ascending
-	prefilter *mpm.Matcher
-	nPrefilt  int      // signatures reached through the prefilter
-	always    []uint32 // nums evaluated for every packet, ascending
-	always0   []uint32 // subset of always not needing payload, ascending
+	sigs     []uint32 // nums of all signatures of the group, ascending
+	pf       []groupPrefilter
+	nPrefilt int      // signatures reached through a prefilter
+	always   []uint32 // nums evaluated for every packet, ascending
+	always0  []uint32 // subset of always not needing payload, ascending
 }
 
 // GroupStats describes one signature group.
 type GroupStats struct {
 	Group        Group
-	Signatures   int // signatures in the group
-	Prefiltered  int // of which have a fast pattern
-	NonPrefilter int // of which are evaluated for every packet
-	MpmBytes     int // memory of the group's prefilter automaton
+	Dir          string // "none", "to_server" or "to_client"
+	Signatures   int    // signatures in the group
+	Prefiltered  int    // of which have a fast pattern
+	NonPrefilter int    // of which are evaluated for every packet
+	MpmBytes     int    // memory of the group's prefilter automata
+	// Prefilters counts the fast patterns per buffer (with transforms).
+	Prefilters map[string]int
 }
 
 // Engine is a compiled rule set, shared read-only by all workers.
 type Engine struct {
 	cfg    Config
 	sigs   []*Signature // by Num
-	groups [numGroups]signatureGroup
+	groups [numGroups][numDirGroups]signatureGroup
+	// variants are the distinct (buffer, transforms) pairs inspected.
+	variants []string
 	// maxCands is the largest possible candidate count of a group, the
 	// capacity of a thread's candidate list.
 	maxCands int
@@ -182,6 +249,8 @@ type Engine struct {
 	// bitNames and intNames are the flowbit and flowint names, by number.
 	bitNames []string
 	intNames []string
+	// xbits is the host/ip-pair bit store shared by all threads.
+	xbits *xbitStore
 }
 
 // Flowbits returns the flowbit names the rule set uses, by number.
@@ -197,14 +266,18 @@ func (e *Engine) Config() Config { return e.cfg }
 
 // Groups describes the signature groups.
 func (e *Engine) Groups() []GroupStats {
-	out := make([]GroupStats, 0, numGroups)
+	out := make([]GroupStats, 0, numGroups*numDirGroups)
 	for i := range e.groups {
-		g := &e.groups[i]
-		gs := GroupStats{Group: Group(i), Signatures: len(g.sigs), Prefiltered: g.nPrefilt, NonPrefilter: len(g.always)}
-		if g.prefilter != nil {
-			gs.MpmBytes = g.prefilter.MemBytes()
+		for d := range e.groups[i] {
+			g := &e.groups[i][d]
+			gs := GroupStats{Group: Group(i), Dir: dirGroupNames[d], Signatures: len(g.sigs), Prefiltered: g.nPrefilt,
+				NonPrefilter: len(g.always), Prefilters: map[string]int{}}
+			for _, pf := range g.pf {
+				gs.MpmBytes += pf.m.MemBytes()
+				gs.Prefilters[e.variants[pf.variant]] = pf.n
+			}
+			out = append(out, gs)
 		}
-		out = append(out, gs)
 	}
 	return out
 }
@@ -248,6 +321,9 @@ func Compile(rs []*rules.Rule, cfg Config) (*Engine, []error) {
 		if c := cmp.Compare(varClass(len(b.fiRead) > 0, len(b.fiWrite) > 0), varClass(len(a.fiRead) > 0, len(a.fiWrite) > 0)); c != 0 {
 			return c
 		}
+		if c := cmp.Compare(varClass(len(b.xbRead) > 0, len(b.xbWrite) > 0), varClass(len(a.xbRead) > 0, len(a.xbWrite) > 0)); c != 0 {
+			return c
+		}
 		if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
 			return c
 		}
@@ -261,43 +337,117 @@ func Compile(rs []*rules.Rule, cfg Config) (*Engine, []error) {
 		}
 		e0hasPcre = e0hasPcre || s.hasPcre
 	}
-	e := &Engine{cfg: cfg, sigs: sigs, hasPcre: e0hasPcre, bitNames: cc.bitNames, intNames: cc.intNames}
+	e := &Engine{cfg: cfg, sigs: sigs, hasPcre: e0hasPcre, bitNames: cc.bitNames, intNames: cc.intNames,
+		xbits: &xbitStore{bits: map[xbitKey]int64{}}}
+	variantIdx := map[string]int{}
+	for _, s := range sigs {
+		for i := range s.bufs {
+			bl := &s.bufs[i]
+			k := bl.variantKey()
+			v, ok := variantIdx[k]
+			if !ok {
+				v = len(e.variants)
+				variantIdx[k] = v
+				e.variants = append(e.variants, k)
+			}
+			bl.variant = v
+		}
+	}
+	shared := map[string]*mpm.Matcher{}
 	for gi := range e.groups {
-		g := &e.groups[gi]
-		var pats []mpm.Pattern
-		for _, s := range sigs {
-			if !s.proto.inGroup(Group(gi)) {
-				continue
-			}
-			g.sigs = append(g.sigs, uint32(s.Num))
-			if s.fast != nil {
-				pats = append(pats, *s.fast)
-				continue
-			}
-			g.always = append(g.always, uint32(s.Num))
-			if !s.needsPayload {
-				g.always0 = append(g.always0, uint32(s.Num))
-			}
+		for di := range e.groups[gi] {
+			errs = append(errs, e.buildGroup(Group(gi), di, shared)...)
 		}
-		if len(pats) > 0 {
-			m, err := mpm.Compile(pats)
-			if err != nil {
-				// Cannot happen for patterns we built (non-empty, unique
-				// IDs); fall back to evaluating them all rather than
-				// losing them.
-				errs = append(errs, fmt.Errorf("engine: prefilter for group %s: %w", Group(gi), err))
-				for _, p := range pats {
-					g.always = append(g.always, p.ID)
-				}
-				slices.Sort(g.always)
-			} else {
-				g.prefilter = m
-				g.nPrefilt = len(pats)
-			}
-		}
-		e.maxCands = max(e.maxCands, len(g.sigs))
 	}
 	return e, errs
+}
+
+// inDirGroup reports whether a signature inspecting direction d belongs
+// to direction group dg.
+func inDirGroup(d Direction, dg int) bool {
+	switch d {
+	case DirToServer:
+		return dg == dirGroupToServer
+	case DirToClient:
+		return dg == dirGroupToClient
+	}
+	return true
+}
+
+// buildGroup fills one signature group and compiles its prefilters, one
+// per buffer variant holding fast patterns.
+//
+// Groups often hold the same patterns for a buffer (a signature for TCP
+// and UDP, or for either direction, is in several groups): shared maps
+// such pattern sets to their matcher so each is built once.
+func (e *Engine) buildGroup(gi Group, di int, shared map[string]*mpm.Matcher) []error {
+	g := &e.groups[gi][di]
+	var errs []error
+	pats := map[int][]mpm.Pattern{}
+	var order []int
+	for _, s := range e.sigs {
+		if e.cfg.noDirSplit {
+			if !s.proto.inGroup(gi) || di != dirGroupNone {
+				continue
+			}
+		} else if !s.proto.inGroup(gi) || !inDirGroup(s.dir, di) {
+			continue
+		} else if di == dirGroupNone && s.alproto != 0 {
+			// App-layer signatures need a flow, so a direction.
+			continue
+		}
+		g.sigs = append(g.sigs, uint32(s.Num))
+		if s.fast != nil {
+			v := s.bufs[s.fastList].variant
+			if _, ok := pats[v]; !ok {
+				order = append(order, v)
+			}
+			pats[v] = append(pats[v], *s.fast)
+			continue
+		}
+		g.always = append(g.always, uint32(s.Num))
+		if !s.needsPayload {
+			g.always0 = append(g.always0, uint32(s.Num))
+		}
+	}
+	slices.Sort(order)
+	for _, v := range order {
+		ps := pats[v]
+		key := make([]byte, 0, 4+4*len(ps))
+		key = binary.LittleEndian.AppendUint32(key, uint32(v))
+		for _, p := range ps {
+			key = binary.LittleEndian.AppendUint32(key, p.ID)
+		}
+		m, ok := shared[string(key)]
+		var err error
+		if !ok {
+			m, err = mpm.Compile(ps)
+			if err == nil {
+				shared[string(key)] = m
+			}
+		}
+		if err != nil {
+			// Cannot happen for patterns we built (non-empty, unique
+			// IDs); fall back to evaluating them all rather than losing
+			// them.
+			errs = append(errs, fmt.Errorf("engine: prefilter for group %s/%s buffer %s: %w", gi, dirGroupNames[di], e.variants[v], err))
+			for _, p := range ps {
+				g.always = append(g.always, p.ID)
+				if !e.sigs[p.ID].needsPayload {
+					g.always0 = append(g.always0, p.ID)
+				}
+			}
+			slices.Sort(g.always)
+			slices.Sort(g.always0)
+			continue
+		}
+		s0 := e.sigs[ps[0].ID]
+		bl := &s0.bufs[s0.fastList]
+		g.pf = append(g.pf, groupPrefilter{variant: v, id: bl.id, xf: bl.xf, m: m, n: len(ps)})
+		g.nPrefilt += len(ps)
+	}
+	e.maxCands = max(e.maxCands, len(g.sigs))
+	return errs
 }
 
 // actionOrder is Suricata's default action-order: pass, drop, reject, alert.
@@ -366,13 +516,16 @@ func (e *Engine) NewThread() *Thread {
 		hits:  make([]uint32, 0, e.maxCands),
 		out:   make([]Match, 0, e.cfg.PacketAlertMax),
 		thr:   make(map[thrKey]thrState),
+		mark:  make([]uint32, len(e.sigs)),
 	}
 	if e.hasPcre {
-		t.pcreBuf = make([]byte, 0, 2*65536)
+		t.pcre = pcre.NewScratch()
 	}
 	for i := range e.groups {
-		if m := e.groups[i].prefilter; m != nil {
-			t.scratch[i] = m.NewScratch()
+		for d := range e.groups[i] {
+			for _, pf := range e.groups[i][d].pf {
+				t.scratch[i][d] = append(t.scratch[i][d], pf.m.NewScratch())
+			}
 		}
 	}
 	return t

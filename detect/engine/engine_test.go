@@ -264,7 +264,7 @@ func TestFastPatternChoice(t *testing.T) {
 	if got := sids(th.Inspect(tcp("abcdef").build(), nil)); !slices.Contains(got, 5) {
 		t.Errorf("sid 5 did not match")
 	}
-	gs := e.Groups()
+	gs := groupTotals(e)
 	if gs[GroupTCP].Signatures != 8 || gs[GroupTCP].Prefiltered != 5 || gs[GroupTCP].NonPrefilter != 3 {
 		t.Errorf("tcp group stats %+v", gs[GroupTCP])
 	}
@@ -503,9 +503,10 @@ func TestCompileErrors(t *testing.T) {
 		rule string
 		want string
 	}{
-		{rule(`content:"a"; pcre:"/(a)\1/";`), `t.rules:1: pcre: unsupported pcre feature`},
-		{rule(`content:"a"; pcre:"/(?=a)/";`), `unsupported pcre feature`},
-		{rule(`content:"a"; pcre:"/a/U";`), `pcre: http buffer modifier "U" is not supported yet`},
+		{rule(`content:"a"; pcre:"/\\p{L}/";`), `t.rules:1: pcre: pcre: offset 0: unsupported`},
+		{rule(`content:"a"; pcre:"/(?R)/";`), `unsupported`},
+		{rule(`content:"a"; pcre:"/a/K";`), `pcre: unknown modifier "K"`},
+		{rule(`http.uri; pcre:"/a/H";`), `buffer modifier selects http.header inside sticky buffer http.uri`},
 		{rule(`content:"abc"; depth:0;`), `t.rules:1: content: depth 0 is invalid`},
 		{rule(`content:"abc"; depth:2;`), `content: depth 2 is smaller than the content length 3`},
 		{rule(`content:"abc"; within:2;`), `within 2 is smaller than the content length 3`},
@@ -516,8 +517,22 @@ func TestCompileErrors(t *testing.T) {
 		{rule(`content:"a"; startswith; offset:1;`), `cannot use offset with startswith`},
 		{rule(`content:"a"; fast_pattern; content:"b"; fast_pattern;`), `fast_pattern given for more than one content`},
 		{rule(`content:"abc"; fast_pattern:2,5;`), `fast_pattern 2,5 is past the end`},
-		{rule(`content:"a"; http.uri;`), `t.rules:1: unsupported keyword "http.uri"`},
-		{rule(`content:"a"; stream_size:server,>,1;`), `unsupported keyword "stream_size"`},
+		{rule(`content:"a"; asn1:oversize_length 100;`), `t.rules:1: unsupported keyword "asn1"`},
+		{rule(`content:"a"; ftpbounce;`), `t.rules:1: unsupported keyword "ftpbounce"`},
+		{rule(`xbits:set,a,track ip_host;`), `xbits: unknown track "ip_host"`},
+		{rule(`xbits:set,a,track ip_src,expire 0;`), `xbits: invalid expire "0"`},
+		{rule(`content:"a"; stream_size:sideways,>,1;`), `stream_size: invalid side "sideways"`},
+		{rule(`content:"a"; http.uri;`), `sticky buffer http.uri has no inspection keyword after it`},
+		{rule(`http.uri; to_lowercase; content:"a"; to_uppercase;`), `transforms must directly follow the sticky buffer`},
+		{rule(`content:"a"; to_lowercase;`), `transforms need a sticky buffer`},
+		{rule(`http.uri; content:"a"; http_header;`), `http_header cannot modify a content of sticky buffer http.uri`},
+		{rule(`flow:to_server; http.stat_code; content:"200";`), `rule inspects to_client buffers but flow requires to_server`},
+		{rule(`http.uri; content:"a"; dns.query; content:"b";`), `buffer dns.query is not available for protocol tcp`},
+		{"alert dns any any -> any any (msg:\"h\"; http.uri; content:\"a\"; sid:1;)", `buffer http.uri is not available for protocol dns`},
+		{rule(`bsize:5;`), `bsize: needs a sticky buffer`},
+		{rule(`app-layer-protocol:gopher;`), `unknown protocol "gopher"`},
+		{rule(`http.uri; xor:"abc"; content:"a";`), `key must be an even number`},
+		{rule(`base64_data; content:"a";`), `needs a base64_decode before it`},
 		{rule(`content:"a"; byte_test:9,>,2,0;`), `byte_test: 9 bytes out of range`},
 		{rule(`content:"a"; byte_test:1,>,2,0,dce;`), `dce is only valid`},
 		{rule(`content:"a"; byte_jump:2,0,from_beginning,from_end;`), `from_beginning and from_end cannot be combined`},
@@ -544,7 +559,7 @@ func TestCompileErrors(t *testing.T) {
 		{rule(`flags:SX;`), `flags: invalid flag 'X'`},
 		{rule(`isdataat:1,sideways;`), `isdataat: unknown option`},
 		{rule(`target:nowhere;`), `target: must be src_ip or dest_ip`},
-		{"alert http any any -> any any (msg:\"h\"; sid:1;)", `t.rules:1: unsupported protocol "http"`},
+		{"alert gopher any any -> any any (msg:\"h\"; sid:1;)", `t.rules:1: unsupported protocol "gopher"`},
 	}
 	for _, c := range cases {
 		rs := parse(t, c.rule)
@@ -715,5 +730,44 @@ func TestCounters(t *testing.T) {
 	c := th.Counters()
 	if c.Packets != 1 || c.Candidates != 1 || c.Evaluations != 2 || c.Alerts != 2 {
 		t.Errorf("counters %+v", c)
+	}
+}
+
+// groupTotals sums the group statistics of each transport group over the
+// direction groups of packets with a flow direction... for rules without
+// a direction, each direction group holds them all, so it reports the
+// to_server group.
+func groupTotals(e *Engine) []GroupStats {
+	var out []GroupStats
+	for _, g := range e.Groups() {
+		if g.Dir == "to_server" {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// PCRE features Go's regexp lacks work in rules (detect/pcre).
+func TestPcrePCREOnlyFeatures(t *testing.T) {
+	for _, tc := range []struct {
+		payload, rule string
+		want          bool
+	}{
+		{"key=abcabc;", `pcre:"/=(abc)\1;/";`, true}, // back-reference
+		{"key=abcabd;", `pcre:"/=(abc)\1;/";`, false},
+		{"user=admin&pass=x", `pcre:"/(?<=user=)admin/";`, true}, // look-behind
+		{"name=admin&pass=x", `pcre:"/(?<=user=)admin/";`, false},
+		{"GET /x.php HTTP/1.1", `pcre:"/\/[a-z]+\.php(?!\?)/";`, true}, // negative look-ahead
+		{"GET /x.php?a HTTP/1.1", `pcre:"/\/[a-z]+\.php(?!\?)/";`, false},
+		{"aaaab", `pcre:"/(?>a+)b/";`, true},              // atomic group
+		{"aaaa", `pcre:"/a++a/";`, false},                 // possessive: never matches
+		{"LINE\n", `pcre:"/LINE$/";`, true},               // $ before a final newline
+		{"LINE\n", `pcre:"/LINE$/E";`, false},             // ... not with E
+		{"\xff\xfe\x00\x01", `pcre:"/^\xff\xfe/";`, true}, // bytes, not UTF-8
+	} {
+		got := alerts(t, tcp(tc.payload), `alert tcp any any -> any any (msg:"p"; `+tc.rule+` sid:1;)`)
+		if (len(got) == 1) != tc.want {
+			t.Errorf("%q on %q: alerts %v, want match=%v", tc.rule, tc.payload, got, tc.want)
+		}
 	}
 }

@@ -24,6 +24,7 @@ type compileCtx struct {
 	bitNames []string
 	ints     map[string]uint32
 	intNames []string
+	xbits    map[string]uint32
 }
 
 func newCompileCtx() *compileCtx {

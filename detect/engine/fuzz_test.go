@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/vigil-ids/vigil/dataplane/flow"
 	"github.com/vigil-ids/vigil/dataplane/packet"
 	"github.com/vigil-ids/vigil/detect/rules"
 )
@@ -89,6 +90,11 @@ func FuzzCompileRule(f *testing.F) {
 		`ipv4.hdr; content:"E"; tcp.hdr; byte_test:1,=,0,0; udp.hdr; isdataat:7;`, `decode-event:ipv4.trunc_pkt;`,
 		`fragbits:*MDR,D; fragoffset:!0; ipopts:any; window:!0; seq:>1; ack:<2; icmp_id:1; icmp_seq:2; tcp.mss:<1;`,
 		`requires: version >= 6 < 99, feature foo;`, `flow.pkts:either,>1; flow.bytes_toserver:<5;`,
+		`content:"a"; base64_decode:relative; base64_data; content:"x";`, `content:"a"; byte_test:0,>,9,0,string,dec;`,
+		`stream_size:both,>=,1; flow.age:<10; bypass; tag:session,5,packets;`,
+		`xbits:set,a,track ip_pair,expire 5; xbits:isnotset,a,track ip_src;`,
+		`content:"/a"; http_uri; content:"b"; http_uri; distance:0; pcre:"/x/UR"; urilen:<9;`,
+		`http.uri; to_lowercase; content:"a"; bsize:>1; dns.query; content:"b";`,
 	} {
 		f.Add(o, []byte("abc\x00\xff"))
 	}
@@ -120,6 +126,117 @@ func FuzzCompileRule(f *testing.F) {
 			if len(got) != len(want) || !slices.Equal(got, want) {
 				t.Fatalf("rule %q payload %q: prefilter %v, full %v", opts, payload, got, want)
 			}
+		}
+	})
+}
+
+var fuzzAppOpts = []string{
+	`http.uri; content:"/a"; content:"b"; distance:0; within:3; bsize:<20;`,
+	`content:"/A"; http_uri; nocase; content:"POST"; http_method; pcre:"/^\/a/U";`,
+	`http.uri; to_lowercase; url_decode; content:"/a b";`,
+	`http.host; dotprefix; content:".ex"; http.header; header_lowercase; content:"x-y:";`,
+	`dns.query; dotprefix; content:".b"; endswith; dns.queries.rrname; strip_whitespace; compress_whitespace; content:"q";`,
+	`http.user_agent; to_md5; bsize:16; http.cookie; xor:"0102"; content:"|60|";`,
+	`file.data; content:"b64="; base64_decode:bytes 8, offset 0, relative; base64_data; content:"hi";`,
+	`http.request_body; content:"a"; isdataat:2,relative; byte_test:1,>,0x30,0,relative; urilen:>1;`,
+	`tls.sni; to_uppercase; content:"EX"; fast_pattern; pkt_data; content:"a";`,
+	`http.header_names; strip_pseudo_headers; to_sha256; content:"|00|"; tls.version:1.2;`,
+	`app-layer-protocol:!dns; http.start; content:"GET"; startswith;`,
+}
+
+// FuzzInspectApp compiles arbitrary app-layer rule options and inspects a
+// packet whose transaction carries the fuzzed bytes in every buffer a rule
+// can name: no panics, and the prefiltered result equals full evaluation.
+func FuzzInspectApp(f *testing.F) {
+	for _, o := range fuzzAppOpts {
+		f.Add(o, []byte("/a b/x POST ex YjY0PWFoaQ== q"), true)
+	}
+	f.Add(`http.uri; content:"a";`, []byte{}, false)
+	f.Add(`dns.query; pcre:"/^[a-z]+$/";`, []byte("\xff\x00"), true)
+	f.Fuzz(func(t *testing.T, opts string, data []byte, toServer bool) {
+		var rs []*rules.Rule
+		for i, hdr := range []string{"alert http any any -> any any", "alert tcp any any -> any any", "alert dns any any -> any any"} {
+			r, err := testParser.ParseRule(hdr+" (msg:\"f\"; "+opts+" sid:"+itoa(i+1)+";)", "f.rules", i+1)
+			if err != nil {
+				return
+			}
+			rs = append(rs, r)
+		}
+		e, _ := Compile(rs, Config{PacketAlertMax: 100})
+		set := &BufferSet{}
+		for id := firstAppBuffer; int(id) < NumBuffers(); id++ {
+			set.Add(id, data)
+			if buffers[id].Multi {
+				set.Add(id, data[len(data)/2:])
+			}
+		}
+		set.SetField(FieldTLSVersion, 0x0303)
+		th := e.NewThread()
+		q := tcp(string(data))
+		q.flags = packet.FlagToClient
+		if toServer {
+			q.flags = packet.FlagToServer
+		}
+		p := q.build()
+		for _, proto := range []flow.AppProto{flow.AppProtoHTTP1, flow.AppProtoDNS, flow.AppProtoUnknown} {
+			fl := &flow.Flow{AppProto: proto}
+			got := sids(th.InspectApp(p, fl, set))
+			th.app = set
+			var want []uint32
+			for _, s := range e.sigs {
+				if th.matchSig(s, p, fl, p.Payload()) {
+					want = append(want, s.SID)
+				}
+			}
+			th.app = nil
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("rule %q data %q proto %d: prefilter %v, full %v", opts, data, proto, got, want)
+			}
+		}
+	})
+}
+
+// FuzzTransformsAndBase64 runs every transform and the base64 decoder on
+// arbitrary input: no panics, and the outputs keep their invariants.
+func FuzzTransformsAndBase64(f *testing.F) {
+	for _, s := range []string{"", "AbC %41+%zz", " a\t\tb \r\n", ":path: /\r\nHost: x\r\n", "YWJj\nZA==", "%", "%4", "\xff\x00"} {
+		f.Add([]byte(s))
+	}
+	var xs []transform
+	for _, k := range xformNames {
+		x := transform{kind: k}
+		if k == xfXor {
+			x.key = []byte{0x5a, 0x01, 0xff}
+		}
+		xs = append(xs, x)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, x := range xs {
+			out := x.apply(nil, in)
+			switch x.kind {
+			case xfLower, xfUpper, xfXor, xfHeaderLower:
+				if len(out) != len(in) {
+					t.Fatalf("%s changed the length: %d -> %d", x.id(), len(in), len(out))
+				}
+			case xfStripWS, xfCompressWS, xfURLDecode, xfStripPseudo:
+				if len(out) > len(in) {
+					t.Fatalf("%s grew the input: %d -> %d", x.id(), len(in), len(out))
+				}
+			case xfDotPrefix:
+				if len(out) != len(in)+1 || out[0] != '.' {
+					t.Fatalf("dotprefix: %q", out)
+				}
+			case xfMD5, xfSHA1, xfSHA256:
+				if len(out) != map[xformKind]int{xfMD5: 16, xfSHA1: 20, xfSHA256: 32}[x.kind] {
+					t.Fatalf("%s: digest length %d", x.id(), len(out))
+				}
+			}
+		}
+		d := decodeBase64(nil, in)
+		if len(d) > len(in)*3/4+2 {
+			t.Fatalf("base64 output %d bytes from %d", len(d), len(in))
 		}
 	})
 }

@@ -22,6 +22,7 @@ const (
 	protoPkthdr // every packet, IP or not
 	protoIPv4   // any IPv4 packet
 	protoIPv6   // any IPv6 packet
+	protoTCPUDP // TCP or UDP (app-layer protocols carried over both)
 )
 
 // parseProto maps a rule header protocol to a protoSet.
@@ -61,6 +62,8 @@ func (ps protoSet) inGroup(g Group) bool {
 		return g == GroupTCP
 	case protoUDP:
 		return g == GroupUDP
+	case protoTCPUDP:
+		return g == GroupTCP || g == GroupUDP
 	case protoICMP, protoICMPv4, protoICMPv6:
 		return g == GroupICMP
 	case protoSCTP:
@@ -83,6 +86,8 @@ func (ps protoSet) matches(p *packet.Packet) bool {
 		return p.Flags&packet.FlagTCP != 0 || brokenL4(p, packet.ProtoTCP)
 	case protoUDP:
 		return p.Flags&packet.FlagUDP != 0 || brokenL4(p, packet.ProtoUDP)
+	case protoTCPUDP:
+		return p.Flags&(packet.FlagTCP|packet.FlagUDP) != 0
 	case protoICMP:
 		return p.Flags&(packet.FlagICMPv4|packet.FlagICMPv6) != 0 || brokenL4(p, packet.ProtoICMP) || brokenL4(p, packet.ProtoICMPv6)
 	case protoICMPv4:

@@ -2,23 +2,27 @@ package engine
 
 import "bytes"
 
-// bufferID names an inspection buffer. Today only the packet payload
-// exists; app-layer buffers (http.uri, dns.query, ...) become further IDs
-// with their own sticky-buffer keywords and fill functions.
-type bufferID uint8
+// bufList is a signature's inspection list for one buffer: the buffer,
+// its transforms, and the keywords to run on it in rule order.
+type bufList struct {
+	id    BufferID
+	xf    []transform
+	steps []step
+	// variant is the engine-wide index of (id, xf), set by Compile.
+	variant int
+}
 
-const (
-	bufPktData   bufferID = iota // packet payload ("pkt_data")
-	bufIPv4Hdr                   // ipv4.hdr: the IPv4 header with options
-	bufIPv6Hdr                   // ipv6.hdr: the IPv6 header with extension headers
-	bufTCPHdr                    // tcp.hdr: the TCP header with options
-	bufUDPHdr                    // udp.hdr: the 8-byte UDP header
-	bufICMPv4Hdr                 // icmpv4.hdr
-	bufICMPv6Hdr                 // icmpv6.hdr
-	numBuffers
-)
-
-var bufferNames = [numBuffers]string{"pkt_data", "ipv4.hdr", "ipv6.hdr", "tcp.hdr", "udp.hdr", "icmpv4.hdr", "icmpv6.hdr"}
+// variantKey identifies a buffer with its transform chain.
+func (bl *bufList) variantKey() string {
+	if len(bl.xf) == 0 {
+		return bl.id.String()
+	}
+	k := bl.id.String()
+	for _, x := range bl.xf {
+		k += "|" + x.id()
+	}
+	return k
+}
 
 // stepKind is the kind of an inspection step.
 type stepKind uint8
@@ -27,7 +31,9 @@ const (
 	stepContent stepKind = iota
 	stepIsdataat
 	stepPcre
-	stepByte // byte_test, byte_jump, byte_extract, byte_math
+	stepByte   // byte_test, byte_jump, byte_extract, byte_math
+	stepLen    // bsize / urilen: the buffer's length
+	stepBase64 // base64_decode: decode into scratch and run the base64_data list
 )
 
 // Step flags.
@@ -65,6 +71,10 @@ type step struct {
 	pcre *pcreStep
 	// byte keywords
 	bop *byteOp
+	// bsize / urilen
+	num uintMatch
+	// base64_decode
+	b64 *b64Op
 	// vref holds variables used instead of the constant offset, depth,
 	// distance, within (content) or dataat (isdataat, in vref[0]):
 	// variable index + 1, 0 when the constant applies.
@@ -270,6 +280,18 @@ func (t *Thread) inspect(list []step, i int, buf []byte) int {
 
 	case stepByte:
 		if !t.runByte(s.bop, buf) {
+			return 0
+		}
+		goto match
+
+	case stepLen:
+		if !s.num.match(uint64(len(buf))) {
+			return -1
+		}
+		goto match
+
+	case stepBase64:
+		if !t.runBase64(s.b64, buf) {
 			return 0
 		}
 		goto match

@@ -3,9 +3,11 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/vigil-ids/vigil/dataplane/packet"
 	"github.com/vigil-ids/vigil/detect/mpm"
 	"github.com/vigil-ids/vigil/detect/rules"
 )
@@ -35,23 +37,54 @@ type builder struct {
 	rule *rules.Rule
 	sig  *Signature
 	cc   *compileCtx
-	cur  bufferID
-	// lastContent is the index in sig.bufs[cur] of the last content, -1
-	// when the current buffer has none yet.
+	// cur is the index in sig.bufs of the current sticky buffer's list,
+	// -1 for pkt_data before any list exists.
+	cur int
+	// explicitBuf: the current buffer was named by a sticky-buffer keyword
+	// (transforms may follow).
+	explicitBuf bool
+	// lastList and lastContent locate the last content: its list's index
+	// in sig.bufs and its index in that list; lastContent -1 when the
+	// current buffer has none yet.
+	lastList    int
 	lastContent int
 	fastSet     bool
 	seen        map[string]bool // single-use keywords already given
 	varNames    []string        // byte_extract / byte_math variables, by index
+	// b64List is the index in sig.bufs of the base64_data list, -1 if none.
+	b64List int
 }
 
-func (b *builder) list() *[]step { return &b.sig.bufs[b.cur] }
+// findList returns the index in sig.bufs of the untransformed list of
+// buffer id, appending an empty one when there is none.
+func (b *builder) findList(id BufferID) int {
+	for i := range b.sig.bufs {
+		if bl := &b.sig.bufs[i]; bl.id == id && len(bl.xf) == 0 {
+			return i
+		}
+	}
+	b.sig.bufs = append(b.sig.bufs, bufList{id: id})
+	return len(b.sig.bufs) - 1
+}
+
+// curList returns the current sticky buffer's list.
+func (b *builder) curList() *bufList {
+	if b.cur < 0 {
+		b.cur = b.findList(BufPktData)
+	}
+	return &b.sig.bufs[b.cur]
+}
+
+// list returns the steps of the current sticky buffer, where new
+// inspection keywords go.
+func (b *builder) list() *[]step { return &b.curList().steps }
 
 // content returns the content the modifier keyword applies to.
 func (b *builder) content(kw string) (*step, error) {
 	if b.lastContent < 0 {
 		return nil, errFmt("%s needs a preceding content option", kw)
 	}
-	return &(*b.list())[b.lastContent], nil
+	return &b.sig.bufs[b.lastList].steps[b.lastContent], nil
 }
 
 // once fails when a single-use keyword is given twice.
@@ -66,7 +99,10 @@ func (b *builder) once(kw string) error {
 // prevMatchIndex returns the index of the last content or pcre step in the
 // current list before index i, or -1.
 func (b *builder) prevMatchIndex(i int) int {
-	l := *b.list()
+	return prevMatch(*b.list(), i)
+}
+
+func prevMatch(l []step, i int) int {
 	for j := i - 1; j >= 0; j-- {
 		if l[j].kind == stepContent || l[j].kind == stepPcre {
 			return j
@@ -75,14 +111,52 @@ func (b *builder) prevMatchIndex(i int) int {
 	return -1
 }
 
+// switchBuffer makes id the current sticky buffer.
+func (b *builder) switchBuffer(id BufferID) {
+	b.cur = b.findList(id)
+	b.explicitBuf = id != BufPktData
+	b.lastList, b.lastContent = b.cur, -1
+	for i, st := range b.sig.bufs[b.cur].steps {
+		if st.kind == stepContent {
+			b.lastContent = i
+		}
+	}
+}
+
+// moveContent implements a legacy content modifier (http_uri, ...): the
+// preceding pkt_data content moves to buffer id.
+func (b *builder) moveContent(kw string, id BufferID) error {
+	if b.lastContent < 0 {
+		return errFmt("%s needs a preceding content option", kw)
+	}
+	src := &b.sig.bufs[b.lastList]
+	if src.id != BufPktData || len(src.xf) > 0 {
+		return errFmt("%s cannot modify a content of sticky buffer %s", kw, src.id)
+	}
+	if b.lastContent != len(src.steps)-1 {
+		return errFmt("%s must follow its content directly (other inspection keywords come between)", kw)
+	}
+	st := src.steps[b.lastContent]
+	src.steps = src.steps[:b.lastContent]
+	di := b.findList(id)
+	b.sig.bufs[di].steps = append(b.sig.bufs[di].steps, st)
+	b.lastList, b.lastContent = di, len(b.sig.bufs[di].steps)-1
+	return nil
+}
+
 // compileRule turns one parsed rule into a signature.
 func compileRule(r *rules.Rule, cc *compileCtx) (*Signature, error) {
 	fail := func(kw, msg string) error {
 		return &rules.Error{File: r.File, Line: r.Line, Keyword: kw, Msg: msg}
 	}
 	ps, ok := parseProto(r.Proto)
+	var alproto ProtoMask
 	if !ok {
-		return nil, fail("", fmt.Sprintf("unsupported protocol %q", r.Proto))
+		alproto, ok = appProtoNames[strings.ToLower(r.Proto)]
+		if !ok || r.Proto == "failed" {
+			return nil, fail("", fmt.Sprintf("unsupported protocol %q", r.Proto))
+		}
+		ps = appProtoTransport(strings.ToLower(r.Proto))
 	}
 	if r.SID == 0 {
 		return nil, fail("sid", "rule has no sid")
@@ -94,12 +168,12 @@ func compileRule(r *rules.Rule, cc *compileCtx) (*Signature, error) {
 	s := &Signature{
 		Action: r.Action, GID: gid, SID: r.SID, Rev: r.Rev,
 		Msg: r.Msg, Classtype: r.Classtype, ClassDesc: r.ClassDesc, Priority: r.Priority,
-		Rule: r, proto: ps,
+		Rule: r, proto: ps, alproto: alproto,
 	}
 	if s.Priority <= 0 {
 		s.Priority = 3
 	}
-	b := &builder{rule: r, sig: s, cc: cc, cur: bufPktData, lastContent: -1, seen: map[string]bool{}}
+	b := &builder{rule: r, sig: s, cc: cc, cur: -1, lastContent: -1, b64List: -1, seen: map[string]bool{}}
 	for _, o := range r.Options {
 		name := strings.ToLower(o.Name)
 		k := registry[name]
@@ -126,11 +200,13 @@ func compileRule(r *rules.Rule, cc *compileCtx) (*Signature, error) {
 	return s, nil
 }
 
-// finish validates content windows and picks the fast pattern.
+// finish validates content windows, settles the app protocol and
+// direction the buffers imply, marks relative chains and picks the fast
+// pattern.
 func (b *builder) finish() (string, error) {
 	s := b.sig
 	for bi := range s.bufs {
-		l := s.bufs[bi]
+		l := s.bufs[bi].steps
 		for i := range l {
 			st := &l[i]
 			if st.kind != stepContent {
@@ -157,36 +233,177 @@ func (b *builder) finish() (string, error) {
 				return "content", errFmt("fast_pattern %d,%d is past the end of the %d-byte content", st.fpOff, st.fpLen, plen)
 			}
 		}
+		markRelative(l)
 	}
-	s.needsPayload = len(s.bufs[bufPktData]) > 0
-
-	// Fast pattern: the content marked fast_pattern, else the longest
-	// non-negated content of pkt_data (the first on a tie). A negated
-	// content never filters.
-	l := s.bufs[bufPktData]
-	best := -1
-	for i := range l {
-		st := &l[i]
-		if st.kind != stepContent {
+	// Drop lists left empty (a sticky buffer with no keyword after it is
+	// an error, as in Suricata).
+	for i := range s.bufs {
+		bl := &s.bufs[i]
+		if len(bl.steps) == 0 {
+			if bl.id == BufPktData && len(bl.xf) == 0 {
+				continue
+			}
+			return bl.id.String(), errFmt("sticky buffer %s has no inspection keyword after it", bl.id)
+		}
+	}
+	s.bufs = slices.DeleteFunc(s.bufs, func(bl bufList) bool { return len(bl.steps) == 0 })
+	// Link base64_decode steps to the base64_data list.
+	for i := range s.bufs {
+		if s.bufs[i].id != BufBase64Data {
 			continue
 		}
-		if st.flags&fFastPattern != 0 {
-			best = i
-			break
-		}
-		if st.flags&fNegated == 0 && (best < 0 || len(st.pat) > len(l[best].pat)) {
-			best = i
+		for j := range s.bufs {
+			for k := range s.bufs[j].steps {
+				if st := &s.bufs[j].steps[k]; st.kind == stepBase64 {
+					st.b64.steps = s.bufs[i].steps
+				}
+			}
 		}
 	}
-	if best >= 0 && l[best].flags&fNegated == 0 {
-		st := &l[best]
+
+	// App protocol and direction the buffers imply.
+	var dir Direction
+	for i := range s.bufs {
+		bl := &s.bufs[i]
+		info := &buffers[bl.id]
+		if bl.id == BufPktData && len(bl.xf) == 0 {
+			s.needsPayload = true
+		}
+		if info.Protos != 0 {
+			if s.alproto == 0 {
+				s.alproto = info.Protos
+			} else if s.alproto&info.Protos == 0 {
+				return bl.id.String(), errFmt("buffer %s is not available for protocol %s", bl.id, b.rule.Proto)
+			} else {
+				s.alproto &= info.Protos
+			}
+			s.appBufs = true
+		}
+		if info.Dir != DirBoth {
+			dir |= info.Dir
+		}
+	}
+	if s.alproto != 0 && s.proto == protoIP {
+		s.proto = protoTCPUDP
+	}
+	flowDir := Direction(0)
+	if s.flow.require&packet.FlagToServer != 0 {
+		flowDir = DirToServer
+	} else if s.flow.require&packet.FlagToClient != 0 {
+		flowDir = DirToClient
+	}
+	switch {
+	case dir == DirBoth:
+		// Request and response buffers: the transaction is complete on
+		// the response side, where Suricata inspects such rules.
+		dir = DirToClient
+		if flowDir == DirToServer {
+			return "flow", errFmt("rule inspects response buffers but flow requires to_server")
+		}
+	case dir != 0 && flowDir != 0 && dir != flowDir:
+		return "flow", errFmt("rule inspects %s buffers but flow requires %s", dir, flowDir)
+	case dir == 0:
+		dir = flowDir
+	}
+	s.dir = dir
+
+	// Fast pattern: the content marked fast_pattern; else, among the
+	// non-negated contents of the buffers of best (lowest) priority, the
+	// longest, then the strongest (Suricata's rules). A negated content
+	// never filters.
+	bestList, best := -1, -1
+	var bestPrio, bestLen, bestStrength int
+	for li := range s.bufs {
+		bl := &s.bufs[li]
+		if bl.id == BufBase64Data {
+			continue
+		}
+		prio := buffers[bl.id].Priority
+		for i := range bl.steps {
+			st := &bl.steps[i]
+			if st.kind != stepContent {
+				continue
+			}
+			if st.flags&fFastPattern != 0 {
+				bestList, best = li, i
+				goto chosen
+			}
+			if st.flags&fNegated != 0 {
+				continue
+			}
+			n := len(st.pat)
+			if st.fpLen > 0 {
+				n = st.fpLen
+			}
+			str := patternStrength(st.pat)
+			if best < 0 || prio < bestPrio || prio == bestPrio && (n > bestLen || n == bestLen && str > bestStrength) {
+				bestList, best, bestPrio, bestLen, bestStrength = li, i, prio, n, str
+			}
+		}
+	}
+chosen:
+	if best >= 0 && s.bufs[bestList].steps[best].flags&fNegated == 0 {
+		st := &s.bufs[bestList].steps[best]
 		pat := st.pat
 		if st.fpLen > 0 {
 			pat = pat[st.fpOff : st.fpOff+st.fpLen]
 		}
 		s.fast = &mpm.Pattern{Bytes: pat, NoCase: st.flags&fNocase != 0}
+		s.fastList = bestList
 	}
 	return "", nil
+}
+
+// markRelative sets, on each content or pcre that a later keyword is
+// relative to, fRelativeNext (and fWithinNext when that keyword is a
+// content with within), so inspection records positions and retries.
+func markRelative(l []step) {
+	for i := range l {
+		l[i].flags &^= fRelativeNext | fWithinNext
+	}
+	for i := range l {
+		st := &l[i]
+		rel := false
+		switch st.kind {
+		case stepContent:
+			rel = st.relative()
+		case stepIsdataat, stepPcre, stepByte, stepBase64:
+			rel = st.flags&fRelative != 0
+		}
+		if !rel {
+			continue
+		}
+		if j := prevMatch(l, i); j >= 0 {
+			l[j].flags |= fRelativeNext
+			if st.kind == stepContent && st.flags&fWithin != 0 {
+				l[j].flags |= fWithinNext
+			}
+		}
+	}
+}
+
+// patternStrength is Suricata's PatternStrength: a byte's first
+// occurrence scores 3 (letter), 4 (other printable, NUL, 0x01, 0xff) or 6;
+// repeats score 1.
+func patternStrength(p []byte) int {
+	var seen [256]bool
+	n := 0
+	for _, c := range p {
+		if seen[c] {
+			n++
+			continue
+		}
+		seen[c] = true
+		switch {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+			n += 3
+		case c >= 0x20 && c < 0x7f || c == 0 || c == 1 || c == 0xff:
+			n += 4
+		default:
+			n += 6
+		}
+	}
+	return n
 }
 
 func init() {
@@ -196,13 +413,6 @@ func init() {
 	}
 	register(&keyword{name: "target", setup: setupTarget})
 	register(&keyword{name: "flow", setup: setupFlow})
-	register(&keyword{name: "pkt_data", setup: func(b *builder, o rules.Option) error {
-		if o.HasValue {
-			return errFmt("takes no value")
-		}
-		b.switchBuffer(bufPktData)
-		return nil
-	}})
 
 	register(&keyword{name: "content", setup: setupContent})
 	register(&keyword{name: "nocase", setup: setupNocase, modifier: true})
@@ -330,7 +540,7 @@ func setupContent(b *builder, o rules.Option) error {
 	}
 	l := b.list()
 	*l = append(*l, st)
-	b.lastContent = len(*l) - 1
+	b.lastList, b.lastContent = b.cur, len(*l)-1
 	return nil
 }
 
@@ -468,8 +678,8 @@ func relativeModifier(b *builder, kw string, flag uint16) (*step, error) {
 		return nil, errFmt("cannot use %s with startswith", kw)
 	}
 	// Mark the keyword this content is relative to.
-	if j := b.prevMatchIndex(b.lastContent); j >= 0 {
-		prev := &(*b.list())[j]
+	if j := prevMatch(b.sig.bufs[b.lastList].steps, b.lastContent); j >= 0 {
+		prev := &b.sig.bufs[b.lastList].steps[j]
 		prev.flags |= fRelativeNext
 		if flag == fWithin {
 			prev.flags |= fWithinNext

@@ -39,7 +39,7 @@ func TestLoadETOpen(t *testing.T) {
 
 	// Tally the reasons rules were left out.
 	why := map[string]int{}
-	kw := regexp.MustCompile(`unsupported keyword "([^"]+)"|unsupported protocol "([^"]+)"|unsupported pcre feature|http buffer modifier`)
+	kw := regexp.MustCompile(`unsupported keyword "([^"]+)"|unsupported protocol "([^"]+)"|unsupported pcre feature`)
 	for _, err := range errs {
 		m := kw.FindStringSubmatch(err.Error())
 		switch {
@@ -67,8 +67,8 @@ func TestLoadETOpen(t *testing.T) {
 		len(e.Signatures()), len(errs), elapsed.Round(time.Millisecond),
 		(m1.TotalAlloc-m0.TotalAlloc)>>20, m2.HeapAlloc>>20)
 	for _, g := range e.Groups() {
-		t.Logf("group %-8s signatures %6d prefiltered %6d non-prefilter %5d mpm %d KiB",
-			g.Group, g.Signatures, g.Prefiltered, g.NonPrefilter, g.MpmBytes>>10)
+		t.Logf("group %-8s %-9s signatures %6d prefiltered %6d non-prefilter %5d mpm %d KiB (%d buffers)",
+			g.Group, g.Dir, g.Signatures, g.Prefiltered, g.NonPrefilter, g.MpmBytes>>10, len(g.Prefilters))
 	}
 	for i, x := range top {
 		if i == 25 {
@@ -100,8 +100,9 @@ func TestLoadETOpen(t *testing.T) {
 		}
 		t.Logf("  %6d  %s", x.n, x.k)
 	}
-	if len(e.Signatures()) == 0 {
-		t.Errorf("no ET Open rule compiled")
+	// Issue 3: at least 99% of ET Open loads.
+	if float64(len(errs)) > 0.01*float64(len(rs)) {
+		t.Errorf("%d of %d rules fail to compile (want < 1%%)", len(errs), len(rs))
 	}
 	// The engine must run on the result.
 	th := e.NewThread()

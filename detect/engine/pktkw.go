@@ -34,6 +34,7 @@ func init() {
 		}
 		switch strings.ToLower(parts[0]) {
 		case "session", "host":
+			b.sig.tag = true
 			return nil
 		}
 		return errFmt("unknown tag type %q (want session or host)", parts[0])
@@ -66,28 +67,6 @@ func init() {
 	}})
 	for _, n := range []string{"ipv4-csum", "tcpv4-csum", "tcpv6-csum", "udpv4-csum", "udpv6-csum", "icmpv4-csum", "icmpv6-csum"} {
 		register(&keyword{name: n, setup: setupCsum})
-	}
-	for bi := bufIPv4Hdr; bi < numBuffers; bi++ {
-		id := bi
-		register(&keyword{name: bufferNames[id], setup: func(b *builder, o rules.Option) error {
-			if err := noValue(o); err != nil {
-				return err
-			}
-			b.switchBuffer(id)
-			b.sig.hdrBufs = true
-			return nil
-		}})
-	}
-}
-
-// switchBuffer makes id the current sticky buffer.
-func (b *builder) switchBuffer(id bufferID) {
-	b.cur = id
-	b.lastContent = -1
-	for i, st := range *b.list() {
-		if st.kind == stepContent {
-			b.lastContent = i
-		}
 	}
 }
 

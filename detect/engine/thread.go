@@ -8,6 +8,7 @@ import (
 	"github.com/vigil-ids/vigil/dataplane/flow"
 	"github.com/vigil-ids/vigil/dataplane/packet"
 	"github.com/vigil-ids/vigil/detect/mpm"
+	"github.com/vigil-ids/vigil/detect/pcre"
 	"github.com/vigil-ids/vigil/detect/rules"
 )
 
@@ -34,12 +35,15 @@ type Counters struct {
 	// Suppressed counts matches whose alert thresholding or noalert
 	// withheld.
 	Suppressed uint64
+	// PcreLimitHits counts pcre searches stopped by the match limits
+	// (Suricata's pcre match-limit): they count as no match.
+	PcreLimitHits uint64
 }
 
 // Thread is one worker's detection state: scratch reused for every packet.
 type Thread struct {
 	e       *Engine
-	scratch [numGroups]*mpm.Scratch
+	scratch [numGroups][numDirGroups][]*mpm.Scratch
 	cands   []uint32 // signatures to evaluate for the current packet
 	hits    []uint32 // signatures that matched the current packet
 	out     []Match
@@ -51,10 +55,20 @@ type Thread struct {
 	budget int // remaining inspection steps for the current signature
 	// vars are the current signature's byte_extract/byte_math values.
 	vars [maxSigVars]uint64
-	// pcreBuf holds a buffer transcoded for regexp matching (see pcre.go).
-	pcreBuf []byte
+	// pcre is the backtracking state of the pcre engine (see pcre.go).
+	pcre *pcre.Scratch
 	// thr holds threshold counters (threshold.go).
 	thr map[thrKey]thrState
+	// app is the app-layer state of the packet being inspected.
+	app AppState
+	// mark[num] == gen when signature num is already a candidate of the
+	// current packet.
+	mark []uint32
+	gen  uint32
+	// xbuf is the transform scratch (two buffers used alternately);
+	// b64buf holds base64_decode output.
+	xbuf   [2][]byte
+	b64buf []byte
 
 	c Counters
 }
@@ -74,54 +88,100 @@ func (t *Thread) Verdict() packet.Verdict { return t.verdict }
 // (detection stopped there; the pipeline may stop inspecting its flow).
 func (t *Thread) Passed() bool { return t.passed }
 
-// Inspect runs detection on one decoded packet and returns its alerts in
-// Suricata's order (by signature Num), at most Config.PacketAlertMax. f is
-// the packet's flow (nil when it has none): flowbits and flowints are read
-// and written there, in signature order, so a signature that sets a bit is
-// seen by a later one checking it on the same packet. A matching pass
-// signature stops detection: signatures ordered after it do not alert and
-// the pass itself is not returned. Thresholds, suppressions and
-// rate_filters apply to each match in order. The slice is owned by t and
-// valid until the next Inspect. Inspect allocates nothing (flow state
-// storage past the inline bits is allocated once per flow, see
-// Counters.FlowStateAllocs).
+// Inspect runs detection on one decoded packet without app-layer data;
+// see InspectApp.
 func (t *Thread) Inspect(p *packet.Packet, f *flow.Flow) []Match {
+	return t.InspectApp(p, f, nil)
+}
+
+// InspectApp runs detection on one decoded packet and returns its alerts
+// in Suricata's order (by signature Num), at most Config.PacketAlertMax.
+// f is the packet's flow (nil when it has none): flowbits and flowints
+// are read and written there, in signature order, so a signature that
+// sets a bit is seen by a later one checking it on the same packet. app
+// supplies the app-layer buffers and fields of the packet's transaction
+// (nil when there are none): signatures inspecting an absent buffer do
+// not match. A matching pass signature stops detection: signatures
+// ordered after it do not alert and the pass itself is not returned.
+// Thresholds, suppressions and rate_filters apply to each match in order.
+// The slice is owned by t and valid until the next call. InspectApp
+// allocates nothing once the thread's transform scratch has grown to the
+// largest buffer (flow state storage past the inline bits is allocated
+// once per flow, see Counters.FlowStateAllocs).
+func (t *Thread) InspectApp(p *packet.Packet, f *flow.Flow, app AppState) []Match {
 	t.c.Packets++
 	t.out = t.out[:0]
 	t.hits = t.hits[:0]
 	t.verdict = packet.VerdictForward
 	t.passed = false
+	t.app = app
+	defer func() { t.app = nil }()
 	e := t.e
 	gi := groupOf(p)
-	g := &e.groups[gi]
+	di := dirGroupNone
+	switch {
+	case p.Flags&packet.FlagToServer != 0:
+		di = dirGroupToServer
+	case p.Flags&packet.FlagToClient != 0:
+		di = dirGroupToClient
+	}
+	if e.cfg.noDirSplit {
+		di = dirGroupNone
+	}
+	g := &e.groups[gi][di]
 	if len(g.sigs) == 0 {
 		return t.out
 	}
 	payload := p.Payload()
+	t.gen++
+	if t.gen == 0 {
+		clear(t.mark)
+		t.gen = 1
+	}
 	cands := t.cands[:0]
-	if len(payload) > 0 {
-		if g.prefilter != nil {
-			ids := g.prefilter.Scan(payload, t.scratch[gi])
-			t.c.Candidates += uint64(len(ids))
-			cands = append(cands, ids...)
+	scratch := t.scratch[gi][di]
+	for k := range g.pf {
+		pf := &g.pf[k]
+		multi := buffers[pf.id].Multi
+		for inst := 0; ; inst++ {
+			buf, ok := t.rawBuffer(pf.id, inst, p, payload)
+			if !ok {
+				break
+			}
+			if len(pf.xf) > 0 {
+				buf = t.transform(pf.xf, buf)
+			}
+			if len(buf) > 0 {
+				ids := pf.m.Scan(buf, scratch[k])
+				t.c.Candidates += uint64(len(ids))
+				for _, id := range ids {
+					if t.mark[id] != t.gen {
+						t.mark[id] = t.gen
+						cands = append(cands, id)
+					}
+				}
+			}
+			if !multi {
+				break
+			}
 		}
+	}
+	if len(payload) > 0 {
 		cands = append(cands, g.always...)
 	} else {
 		cands = append(cands, g.always0...)
 	}
 	slices.Sort(cands)
 	t.cands = cands
-	prev := uint32(1<<32 - 1)
 	for _, num := range cands {
-		if num == prev {
-			continue
-		}
-		prev = num
 		s := e.sigs[num]
 		t.c.Evaluations++
 		if t.matchSig(s, p, f, payload) {
 			t.hits = append(t.hits, num)
 			t.postMatch(s, f)
+			if len(s.xbWrite) > 0 {
+				t.xbitsWrite(s, p)
+			}
 		}
 	}
 	if len(t.hits) == 0 {
@@ -180,6 +240,19 @@ func (t *Thread) matchSig(s *Signature, p *packet.Packet, f *flow.Flow, payload 
 	if !s.flow.match(p) {
 		return false
 	}
+	switch s.dir {
+	case DirToServer:
+		if p.Flags&packet.FlagToServer == 0 {
+			return false
+		}
+	case DirToClient:
+		if p.Flags&packet.FlagToClient == 0 {
+			return false
+		}
+	}
+	if s.alproto != 0 && (f == nil || !s.alproto.Has(f.AppProto)) {
+		return false
+	}
 	if s.payloadReq && p.PayloadLen <= 0 {
 		return false
 	}
@@ -199,67 +272,133 @@ func (t *Thread) matchSig(s *Signature, p *packet.Packet, f *flow.Flow, payload 
 	if len(s.fiRead) > 0 && !flowintMatch(s, f) {
 		return false
 	}
-	if list := s.bufs[bufPktData]; len(list) > 0 {
-		if len(payload) == 0 {
-			return false
-		}
-		t.bufOff = 0
-		t.budget = t.e.cfg.InspectionRecursionLimit
-		if t.inspect(list, 0, payload) != 1 {
+	if len(s.xbRead) > 0 && !t.xbitsMatch(s, p) {
+		return false
+	}
+	if s.stream {
+		return false
+	}
+	for _, m := range s.flowAge {
+		if !m.matchFlow(f, p) {
 			return false
 		}
 	}
-	if s.hdrBufs {
-		for bi := bufPktData + 1; bi < numBuffers; bi++ {
-			list := s.bufs[bi]
-			if len(list) == 0 {
-				continue
-			}
-			buf := headerBuffer(p, bi)
-			if len(buf) == 0 {
+	for i := range s.alprotoKw {
+		if !s.alprotoKw[i].match(f) {
+			return false
+		}
+	}
+	if len(s.fields) > 0 {
+		if t.app == nil {
+			return false
+		}
+		for i := range s.fields {
+			v, ok := t.app.Field(s.fields[i].id)
+			if !ok || !s.fields[i].match(v) {
 				return false
 			}
-			t.bufOff = 0
-			t.budget = t.e.cfg.InspectionRecursionLimit
-			if t.inspect(list, 0, buf) != 1 {
-				return false
-			}
+		}
+	}
+	for li := range s.bufs {
+		bl := &s.bufs[li]
+		if bl.id == BufBase64Data {
+			continue
+		}
+		if !t.inspectList(bl, p, payload) {
+			return false
 		}
 	}
 	return true
 }
 
+// inspectList runs one inspection list on its buffer (each instance of a
+// multi-instance buffer until one matches).
+func (t *Thread) inspectList(bl *bufList, p *packet.Packet, payload []byte) bool {
+	multi := buffers[bl.id].Multi
+	for inst := 0; ; inst++ {
+		buf, ok := t.rawBuffer(bl.id, inst, p, payload)
+		if !ok {
+			return false
+		}
+		if len(bl.xf) > 0 {
+			buf = t.transform(bl.xf, buf)
+		}
+		if len(buf) > 0 {
+			t.bufOff = 0
+			t.budget = t.e.cfg.InspectionRecursionLimit
+			if t.inspect(bl.steps, 0, buf) == 1 {
+				return true
+			}
+		}
+		if !multi {
+			return false
+		}
+	}
+}
+
+// rawBuffer returns instance inst of buffer id for packet p.
+func (t *Thread) rawBuffer(id BufferID, inst int, p *packet.Packet, payload []byte) ([]byte, bool) {
+	switch {
+	case id == BufPktData:
+		return payload, inst == 0
+	case id < BufBase64Data:
+		if inst != 0 {
+			return nil, false
+		}
+		b := headerBuffer(p, id)
+		return b, len(b) > 0
+	case id == BufBase64Data:
+		return nil, false
+	}
+	if t.app == nil {
+		return nil, false
+	}
+	return t.app.Buffer(id, inst)
+}
+
+// transform applies a transform chain to buf into thread scratch.
+func (t *Thread) transform(xf []transform, buf []byte) []byte {
+	k := 0
+	for i := range xf {
+		out := xf[i].apply(t.xbuf[k], buf)
+		t.xbuf[k] = out
+		buf = out
+		k ^= 1
+	}
+	return buf
+}
+
 // headerBuffer returns the raw header bytes a header sticky buffer
 // inspects, or nil when the packet has no such header.
-func headerBuffer(p *packet.Packet, b bufferID) []byte {
+func headerBuffer(p *packet.Packet, b BufferID) []byte {
 	var off, n int
 	switch b {
-	case bufIPv4Hdr:
+	case BufIPv4Hdr:
 		if p.Flags&packet.FlagIPv4 == 0 {
 			return nil
 		}
 		off, n = p.L3Off, p.L3Len
-	case bufIPv6Hdr:
+	case BufIPv6Hdr:
 		if p.Flags&packet.FlagIPv6 == 0 {
 			return nil
 		}
 		off, n = p.L3Off, p.L3Len
-	case bufTCPHdr:
+	case BufTCPHdr:
 		if p.Flags&packet.FlagTCP == 0 {
 			return nil
 		}
 		off, n = p.L4Off, p.L4Len
-	case bufUDPHdr:
+	case BufUDPHdr:
 		if p.Flags&packet.FlagUDP == 0 {
 			return nil
 		}
 		off, n = p.L4Off, 8
-	case bufICMPv4Hdr:
+	case BufICMPv4Hdr:
 		if p.Flags&packet.FlagICMPv4 == 0 {
 			return nil
 		}
 		off, n = p.L4Off, p.L4Len
-	case bufICMPv6Hdr:
+	case BufICMPv6Hdr:
 		if p.Flags&packet.FlagICMPv6 == 0 {
 			return nil
 		}
