@@ -12,7 +12,7 @@ FUZZTIME ?= 30s
 PCAP     ?=
 RULES    ?= testdata/sample.rules
 
-.PHONY: all build run test vet fmt-check unit verify verify-update bench bench-go fuzz sample clean
+.PHONY: all build run test vet fmt-check unit verify verify-update bench bench-go bench-mpm fuzz sample clean
 
 all: build
 
@@ -52,6 +52,24 @@ bench: bench-go build
 
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem ./dataplane/... ./detect/... ./output/...
+
+# Multi-pattern matcher comparison on the ET Open contents over the shared
+# pcaps' payloads: ours, cloudflare, petar, plus Hyperscan (own binding and
+# gohs) when libhyperscan-dev is installed. Results in bench/mpm.md.
+# The MPM_COUNT rounds are separate runs (not -count) so that the engines
+# are interleaved in time and share the machine's load changes fairly.
+MPM_COUNT ?= 6
+bench-mpm:
+	@mkdir -p $(OUT); : > $(OUT)/bench-mpm.txt; tags=; \
+	if pkg-config --exists libhs 2>/dev/null; then tags="-tags hyperscan"; else echo "libhs not found: Hyperscan left out"; fi; \
+	for i in $$(seq $(MPM_COUNT)); do \
+	  echo "bench-mpm: round $$i/$(MPM_COUNT), $$(uptime | sed 's/.*load/load/')"; \
+	  $(GO) test $$tags -run='^$$' -bench=Compare -benchmem -count=1 ./detect/mpm >> $(OUT)/bench-mpm.txt || exit 1; \
+	done; \
+	cat $(OUT)/bench-mpm.txt; \
+	bs=$$(command -v benchstat || echo "$$($(GO) env GOPATH)/bin/benchstat"); \
+	if [ -x "$$bs" ]; then "$$bs" $(OUT)/bench-mpm.txt; \
+	else echo "for a summary: go install golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da"; fi
 
 # Run every fuzz target for FUZZTIME each.
 fuzz:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigil-ids/vigil/dataplane/flow"
 	"github.com/vigil-ids/vigil/dataplane/packet"
+	"github.com/vigil-ids/vigil/detect/pcre"
 )
 
 // appPkt is a to_server TCP packet of an established HTTP flow.
@@ -174,15 +175,19 @@ func TestTransforms(t *testing.T) {
 		{transform{kind: xfStripPseudo}, ":method: GET\r\nhost: a\r\n:path: /\r\nx: y", "host: a\r\nx: y"},
 		{transform{kind: xfLower}, "", ""},
 		{transform{kind: xfStripPseudo}, ":", ""},
+		{transform{kind: xfPcre, re: pcre.MustCompile(`id=(\d+)`, 0)}, "a?id=42&b", "42"},
+		{transform{kind: xfPcre, re: pcre.MustCompile(`[a-z]+\d`, 0)}, "--abc1--", "abc1"},
+		{transform{kind: xfPcre, re: pcre.MustCompile(`zz`, 0)}, "abc", ""},
 	}
+	ps := pcre.NewScratch()
 	for _, c := range cases {
-		if got := string(c.x.apply(nil, []byte(c.in))); got != c.want {
+		if got := string(c.x.apply(nil, []byte(c.in), ps)); got != c.want {
 			t.Errorf("%s(%q) = %q, want %q", c.x.id(), c.in, got, c.want)
 		}
 	}
 	// sha256 against a known digest
 	x := transform{kind: xfSHA256}
-	if got := hex.EncodeToString(x.apply(nil, []byte("abc"))); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+	if got := hex.EncodeToString(x.apply(nil, []byte("abc"), ps)); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
 		t.Errorf("sha256 = %s", got)
 	}
 	// Transforms in rules, chained, also feeding the prefilter.
@@ -195,6 +200,14 @@ func TestTransforms(t *testing.T) {
 	app := httpSet("http.uri", "/ADMIN%20/a%20/b", "http.user_agent", "abc")
 	if got := appAlerts(t, e, appPkt("", false), httpFlow(), app); !slices.Equal(got, []uint32{1, 2, 3}) {
 		t.Errorf("got %v, want [1 2 3]", got)
+	}
+	// pcrexform in a rule: the capture group becomes the buffer.
+	ep := compile(t, `alert http any any -> any any (msg:"px"; http.uri; pcrexform:"id=([0-9]+)"; content:"1337"; startswith; endswith; sid:9;)`)
+	if got := appAlerts(t, ep, appPkt("", false), httpFlow(), httpSet("http.uri", "/x?id=1337&y=2")); !slices.Equal(got, []uint32{9}) {
+		t.Errorf("pcrexform: got %v, want [9]", got)
+	}
+	if got := appAlerts(t, ep, appPkt("", false), httpFlow(), httpSet("http.uri", "/x?id=13370")); len(got) != 0 {
+		t.Errorf("pcrexform on other id: got %v", got)
 	}
 	app = httpSet("http.uri", "/a%20/b")
 	if got := appAlerts(t, e, appPkt("", false), httpFlow(), app); !slices.Equal(got, []uint32{3}) {

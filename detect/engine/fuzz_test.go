@@ -6,6 +6,7 @@ import (
 
 	"github.com/vigil-ids/vigil/dataplane/flow"
 	"github.com/vigil-ids/vigil/dataplane/packet"
+	"github.com/vigil-ids/vigil/detect/pcre"
 	"github.com/vigil-ids/vigil/detect/rules"
 )
 
@@ -210,17 +211,21 @@ func FuzzTransformsAndBase64(f *testing.F) {
 		if k == xfXor {
 			x.key = []byte{0x5a, 0x01, 0xff}
 		}
+		if k == xfPcre {
+			x.re = pcre.MustCompile(`(?i)([a-z]+)\d*`, 0)
+		}
 		xs = append(xs, x)
 	}
+	ps := pcre.NewScratch()
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, x := range xs {
-			out := x.apply(nil, in)
+			out := x.apply(nil, in, ps)
 			switch x.kind {
 			case xfLower, xfUpper, xfXor, xfHeaderLower:
 				if len(out) != len(in) {
 					t.Fatalf("%s changed the length: %d -> %d", x.id(), len(in), len(out))
 				}
-			case xfStripWS, xfCompressWS, xfURLDecode, xfStripPseudo:
+			case xfStripWS, xfCompressWS, xfURLDecode, xfStripPseudo, xfPcre:
 				if len(out) > len(in) {
 					t.Fatalf("%s grew the input: %d -> %d", x.id(), len(in), len(out))
 				}

@@ -360,7 +360,7 @@ func (t *Thread) rawBuffer(id BufferID, inst int, p *packet.Packet, payload []by
 func (t *Thread) transform(xf []transform, buf []byte) []byte {
 	k := 0
 	for i := range xf {
-		out := xf[i].apply(t.xbuf[k], buf)
+		out := xf[i].apply(t.xbuf[k], buf, t.pcre)
 		t.xbuf[k] = out
 		buf = out
 		k ^= 1

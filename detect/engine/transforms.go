@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"strings"
 
+	"github.com/vigil-ids/vigil/detect/pcre"
 	"github.com/vigil-ids/vigil/detect/rules"
 )
 
@@ -33,6 +34,7 @@ const (
 	xfXor
 	xfHeaderLower
 	xfStripPseudo
+	xfPcre
 )
 
 var xformNames = map[string]xformKind{
@@ -48,18 +50,24 @@ var xformNames = map[string]xformKind{
 	"xor":                  xfXor,
 	"header_lowercase":     xfHeaderLower,
 	"strip_pseudo_headers": xfStripPseudo,
+	"pcrexform":            xfPcre,
 }
 
 // transform is one compiled transform.
 type transform struct {
 	kind xformKind
-	key  []byte // xor key
+	key  []byte       // xor key
+	re   *pcre.Regexp // pcrexform: the buffer becomes the first capture group (or the whole match)
+	src  string       // pcrexform's pattern, for deduplication
 }
 
 // key identifies a transform for buffer-variant deduplication.
 func (x transform) id() string {
 	if x.kind == xfXor {
 		return "xor:" + hex.EncodeToString(x.key)
+	}
+	if x.kind == xfPcre {
+		return "pcrexform:" + x.src
 	}
 	for n, k := range xformNames {
 		if k == x.kind {
@@ -87,9 +95,24 @@ func unhex(c byte) (byte, bool) {
 
 // apply writes the transform of src into dst[:0] and returns it. src and
 // dst must not overlap.
-func (x *transform) apply(dst, src []byte) []byte {
+func (x *transform) apply(dst, src []byte, ps *pcre.Scratch) []byte {
 	dst = dst[:0]
 	switch x.kind {
+	case xfPcre:
+		// As Suricata: the first capture group if the pattern has one,
+		// else the whole match; no match leaves an empty buffer.
+		ms, me, ok := x.re.Find(src, 0, ps)
+		if !ok {
+			return dst
+		}
+		if x.re.NumGroups() > 0 {
+			gs, ge, gok := x.re.Group(ps, 1)
+			if !gok {
+				return dst
+			}
+			ms, me = gs, ge
+		}
+		dst = append(dst, src[ms:me]...)
 	case xfLower:
 		for _, c := range src {
 			dst = append(dst, lower[c])
@@ -203,6 +226,17 @@ func setupTransform(b *builder, o rules.Option) error {
 			return errFmt("key %q is not hex", v)
 		}
 		x.key = k
+	} else if kind == xfPcre {
+		v, err := rules.Unquote(strings.TrimSpace(o.Value))
+		if err != nil {
+			return err
+		}
+		// Written without slashes or flags, as Suricata's pcrexform takes it.
+		if x.re, err = pcre.Compile(v, 0); err != nil {
+			return err
+		}
+		x.src = v
+		b.sig.hasPcre = true
 	} else if err := noValue(o); err != nil {
 		return err
 	}

@@ -209,6 +209,7 @@ func TestETOpen(t *testing.T) {
 		t.Skip("short")
 	}
 	loadETOpen(t)
+	t.Logf("corpus: %d TCP/UDP payloads, %d bytes", len(etPayloads), etBytes)
 	for _, set := range []struct {
 		name string
 		pats []Pattern

@@ -62,6 +62,17 @@
 // several IDs) is searched with bytes.Index. A scan stops as soon as every
 // group has been reported.
 //
+// # Hyperscan
+//
+// Built with the tag hyperscan (needs libhyperscan-dev, pkg-config libhs
+// >= 5.2), the package also has HSMatcher: the same Compile / NewScratch /
+// Scan contract on Intel's Hyperscan, through a small cgo binding of its
+// own (literal API, HS_FLAG_CASELESS per nocase pattern, HS_FLAG_SINGLEMATCH,
+// match callback in C writing into a C buffer, so Scan makes no Go callback
+// and allocates nothing). BenchmarkCompare runs ours, Hyperscan (this
+// binding and github.com/flier/gohs) and two Go Aho-Corasick libraries
+// side by side on the ET Open contents; bench/mpm.md has the numbers.
+//
 // # Concurrency and allocation
 //
 // A Matcher is immutable and may be shared by any number of goroutines.

@@ -154,6 +154,33 @@ func Compile(patterns []Pattern) (*Matcher, error) {
 // compile is Compile with an optional cap on the number of dense states
 // (0: decided by denseBudget), so tests can exercise the sparse part.
 func compile(patterns []Pattern, maxDense int) (*Matcher, error) {
+	groups, err := groupPatterns(patterns)
+	if err != nil {
+		return nil, err
+	}
+	m := &Matcher{npat: len(patterns)}
+	m.groupExact = make([][]byte, len(groups))
+	m.groupIDOff = make([]uint32, len(groups)+1)
+	m.ids = make([]uint32, 0, len(patterns))
+	for g := range groups {
+		m.groupExact[g] = groups[g].exact
+		m.groupIDOff[g] = uint32(len(m.ids))
+		m.ids = append(m.ids, groups[g].ids...)
+	}
+	m.groupIDOff[len(groups)] = uint32(len(m.ids))
+
+	if len(groups) == 1 && groups[0].exact != nil {
+		m.single = groups[0].exact
+	}
+	if err := m.build(groups, maxDense); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// groupPatterns validates patterns and groups those with identical bytes and
+// case mode, in order of first appearance.
+func groupPatterns(patterns []Pattern) ([]group, error) {
 	// Group identical strings with identical case mode.
 	seen := make(map[uint32]int, len(patterns))
 	byKey := make(map[string]int, len(patterns))
@@ -188,25 +215,7 @@ func compile(patterns []Pattern, maxDense int) (*Matcher, error) {
 	if len(groups) >= int(stateMask) {
 		return nil, fmt.Errorf("%w: %d distinct patterns", ErrTooLarge, len(groups))
 	}
-
-	m := &Matcher{npat: len(patterns)}
-	m.groupExact = make([][]byte, len(groups))
-	m.groupIDOff = make([]uint32, len(groups)+1)
-	m.ids = make([]uint32, 0, len(patterns))
-	for g := range groups {
-		m.groupExact[g] = groups[g].exact
-		m.groupIDOff[g] = uint32(len(m.ids))
-		m.ids = append(m.ids, groups[g].ids...)
-	}
-	m.groupIDOff[len(groups)] = uint32(len(m.ids))
-
-	if len(groups) == 1 && groups[0].exact != nil {
-		m.single = groups[0].exact
-	}
-	if err := m.build(groups, maxDense); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return groups, nil
 }
 
 // build constructs the trie, the byte classes, failure links, the dense rows
