@@ -221,6 +221,9 @@ type signatureGroup struct {
 	nPrefilt int      // signatures reached through a prefilter
 	always   []uint32 // nums evaluated for every packet, ascending
 	always0  []uint32 // subset of always not needing payload, ascending
+	// srcIdx and dstIdx prefilter content-less signatures by the packet's
+	// source and destination address (ipindex.go); disjoint from always.
+	srcIdx, dstIdx addrIndex
 }
 
 // GroupStats describes one signature group.
@@ -406,8 +409,12 @@ func (e *Engine) buildGroup(gi Group, di int, shared map[string]*mpm.Matcher) []
 			continue
 		}
 		g.always = append(g.always, uint32(s.Num))
-		if !s.needsPayload {
-			g.always0 = append(g.always0, uint32(s.Num))
+	}
+	// Address lists without content get an address index as prefilter.
+	g.always, g.srcIdx, g.dstIdx = e.splitAddrIndexed(g.always)
+	for _, num := range g.always {
+		if !e.sigs[num].needsPayload {
+			g.always0 = append(g.always0, num)
 		}
 	}
 	slices.Sort(order)

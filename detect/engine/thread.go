@@ -171,6 +171,19 @@ func (t *Thread) InspectApp(p *packet.Packet, f *flow.Flow, app AppState) []Matc
 	} else {
 		cands = append(cands, g.always0...)
 	}
+	for side := 0; side < 2; side++ {
+		ix, a := &g.srcIdx, p.SrcIP
+		if side == 1 {
+			ix, a = &g.dstIdx, p.DstIP
+		}
+		for _, num := range ix.lookup(a) {
+			if t.mark[num] == t.gen || (len(payload) == 0 && e.sigs[num].needsPayload) {
+				continue
+			}
+			t.mark[num] = t.gen
+			cands = append(cands, num)
+		}
+	}
 	slices.Sort(cands)
 	t.cands = cands
 	for _, num := range cands {

@@ -550,3 +550,29 @@ func (s *PortSet) Ranges() [][2]uint16 {
 	}
 	return out
 }
+
+// AddrRange is an inclusive range of addresses of one family as 128-bit
+// numbers: an IPv4 address is in the low 32 bits of Lo/Hi (LoHi, HiHi 0).
+type AddrRange struct {
+	V6   bool
+	LoHi uint64 // high 64 bits of the first address (IPv6)
+	Lo   uint64 // low 64 bits of the first address
+	HiHi uint64 // high 64 bits of the last address (IPv6)
+	Hi   uint64 // low 64 bits of the last address
+}
+
+// Ranges returns the set as sorted, disjoint ranges (IPv4 first), and
+// false for "any". The engine builds address indexes from them.
+func (s *AddrSet) Ranges() ([]AddrRange, bool) {
+	if !s.limited {
+		return nil, false
+	}
+	out := make([]AddrRange, 0, len(s.v4)+len(s.v6))
+	for _, r := range s.v4 {
+		out = append(out, AddrRange{Lo: uint64(r.lo), Hi: uint64(r.hi)})
+	}
+	for _, r := range s.v6 {
+		out = append(out, AddrRange{V6: true, LoHi: r.lo.hi, Lo: r.lo.lo, HiHi: r.hi.hi, Hi: r.hi.lo})
+	}
+	return out, true
+}
