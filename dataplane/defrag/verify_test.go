@@ -3,7 +3,7 @@ package defrag
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/binary"
+	"github.com/vigil-ids/vigil/internal/testpcap"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,26 +14,17 @@ import (
 
 const verifyDir = "../../../shared/conformance/suricata-verify/defrag"
 
-// readPcap reads a classic little-endian pcap file (what these tests use).
+// readPcap returns the link type and frames of a capture file.
 func readPcap(t *testing.T, path string) (packet.LinkType, [][]byte) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	fs := testpcap.Frames(t, path)
+	if len(fs) == 0 {
+		t.Fatalf("%s: no packets", path)
 	}
-	if len(b) < 24 || binary.LittleEndian.Uint32(b) != 0xa1b2c3d4 {
-		t.Fatalf("%s: not a little-endian microsecond pcap", path)
+	frames := make([][]byte, len(fs))
+	for i, f := range fs {
+		frames[i] = f.Data
 	}
-	lt := packet.LinkType(binary.LittleEndian.Uint32(b[20:]))
-	var frames [][]byte
-	for off := 24; off+16 <= len(b); {
-		n := int(binary.LittleEndian.Uint32(b[off+8:]))
-		if off+16+n > len(b) {
-			t.Fatalf("%s: truncated record at %d", path, off)
-		}
-		frames = append(frames, b[off+16:off+16+n])
-		off += 16 + n
-	}
-	return lt, frames
+	return fs[0].Link, frames
 }
 
 var packetField = regexp.MustCompile(`packet: "([A-Za-z0-9+/=]+)"`)

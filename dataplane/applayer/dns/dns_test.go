@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/vigil-ids/vigil/internal/testpcap"
 	"net"
 	"path/filepath"
 	"strings"
@@ -367,18 +368,18 @@ func TestSharedPcaps(t *testing.T) {
 	}
 	total := 0
 	for _, f := range files {
-		pkts := readPcap(t, f)
+		pkts := testpcap.L4Packets(t, f)
 		p := NewParser(nil)
 		n, queries := 0, 0
 		for _, k := range pkts {
-			if k.proto != 17 || (k.sport != 53 && k.dport != 53) || len(k.payload) == 0 {
+			if k.Proto != 17 || (k.SPort != 53 && k.DPort != 53) || len(k.Payload) == 0 {
 				continue
 			}
 			dir := ToServer
-			if k.sport == 53 {
+			if k.SPort == 53 {
 				dir = ToClient
 			}
-			m, err := p.ParseUDP(dir, k.payload)
+			m, err := p.ParseUDP(dir, k.Payload)
 			if err != nil {
 				t.Errorf("%s: message %d: %v", filepath.Base(f), n, err)
 			}

@@ -2,6 +2,7 @@ package tls
 
 import (
 	"fmt"
+	"github.com/vigil-ids/vigil/internal/testpcap"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -26,17 +27,17 @@ const (
 	flagSYN = 0x02
 )
 
-func (f *tcpFlow) segment(dir Direction, k pkt) {
-	if k.flags&flagSYN != 0 {
-		f.next[dir] = k.seq + 1
+func (f *tcpFlow) segment(dir Direction, k testpcap.L4) {
+	if k.Flags&flagSYN != 0 {
+		f.next[dir] = k.Seq + 1
 		f.synced[dir] = true
 		return
 	}
-	if !f.synced[dir] || f.gap[dir] || len(k.payload) == 0 {
+	if !f.synced[dir] || f.gap[dir] || len(k.Payload) == 0 {
 		return
 	}
-	data := k.payload
-	off := int32(k.seq - f.next[dir])
+	data := k.Payload
+	off := int32(k.Seq - f.next[dir])
 	if off > 0 {
 		f.gap[dir] = true // lost or out-of-order segment: give up
 		return
@@ -62,19 +63,19 @@ func TestSharedPcaps(t *testing.T) {
 	for _, file := range files {
 		flows := map[flowKey]*tcpFlow{}
 		var order []*tcpFlow
-		for _, k := range readPcap(t, file) {
-			if k.proto != 6 || (k.sport != 443 && k.dport != 443) {
+		for _, k := range testpcap.L4Packets(t, file) {
+			if k.Proto != 6 || (k.SPort != 443 && k.DPort != 443) {
 				continue
 			}
-			src, dst := netip.AddrPortFrom(k.src, k.sport), netip.AddrPortFrom(k.dst, k.dport)
+			src, dst := netip.AddrPortFrom(k.Src, k.SPort), netip.AddrPortFrom(k.Dst, k.DPort)
 			dir := ToServer
 			key := flowKey{src, dst}
-			if k.sport == 443 {
+			if k.SPort == 443 {
 				dir, key = ToClient, flowKey{dst, src}
 			}
 			f := flows[key]
 			if f == nil {
-				if k.flags&flagSYN == 0 || dir != ToServer {
+				if k.Flags&flagSYN == 0 || dir != ToServer {
 					continue // flows must start with the client's SYN
 				}
 				f = &tcpFlow{p: NewParser(Options{})}
