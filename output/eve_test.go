@@ -615,3 +615,45 @@ func TestEVEAlertFlowObject(t *testing.T) {
 		}
 	}
 }
+
+// A flow record has Suricata's layout and parses as JSON.
+func TestEVEFlowRecord(t *testing.T) {
+	var out bytes.Buffer
+	e := NewEVE(&out, EVEConfig{Location: cet})
+	r := &FlowRecord{
+		FlowInfo: FlowInfo{
+			SrcIP: netip.MustParseAddr("10.0.0.1"), DstIP: netip.MustParseAddr("10.0.0.2"), SrcPort: 40000, DstPort: 80,
+			Proto: packet.ProtoTCP, PktsToServer: 6, PktsToClient: 5, BytesToServer: 600, BytesToClient: 5000, StartNs: goldenTime,
+		},
+		EndNs: goldenTime + 2_500_000_000, State: "closed", Reason: "timeout", Alerted: true,
+		TCPFlagsTS: packet.TCPSyn | packet.TCPAck | packet.TCPFin, TCPFlagsTC: packet.TCPSyn | packet.TCPAck | packet.TCPPsh,
+		VLAN: [packet.MaxVLAN]uint16{7}, VLANCount: 1,
+	}
+	if err := e.Flow(99, r); err != nil {
+		t.Fatal(err)
+	}
+	e.Flush()
+	var m map[string]any
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatalf("%v: %s", err, out.Bytes())
+	}
+	if m["event_type"] != "flow" || m["flow_id"] != 99.0 || m["timestamp"] != "2009-11-24T21:26:03.604227+0100" ||
+		m["src_port"] != 40000.0 || m["proto"] != "TCP" || m["ip_v"] != 4.0 {
+		t.Errorf("header: %s", out.Bytes())
+	}
+	f := m["flow"].(map[string]any)
+	want := map[string]any{"pkts_toserver": 6.0, "pkts_toclient": 5.0, "bytes_toserver": 600.0, "bytes_toclient": 5000.0,
+		"end": "2009-11-24T21:26:06.104227+0100", "age": 3.0, "state": "closed", "reason": "timeout", "alerted": true}
+	for k, v := range want {
+		if f[k] != v {
+			t.Errorf("flow.%s = %v, want %v", k, f[k], v)
+		}
+	}
+	tcp := m["tcp"].(map[string]any)
+	if tcp["tcp_flags"] != "1b" || tcp["tcp_flags_ts"] != "13" || tcp["tcp_flags_tc"] != "1a" || tcp["syn"] != true || tcp["rst"] != nil {
+		t.Errorf("tcp: %v", tcp)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _ = e.Flow(99, r) }); allocs != 0 && !raceEnabled {
+		t.Errorf("Flow allocates %v", allocs)
+	}
+}

@@ -31,6 +31,9 @@ type Options struct {
 	// FlowExpireIntervalNs is how often, in packet time, timed-out flows are
 	// swept (default one second).
 	FlowExpireIntervalNs int64
+	// FlowRecords writes an EVE "flow" record for every flow that ends
+	// (needs Stages.EVE).
+	FlowRecords bool
 }
 
 // Counters are what one pipeline thread counts. Every packet that enters is
@@ -83,13 +86,39 @@ type Single struct {
 	alert       output.AlertInfo
 	flowInfo    output.FlowInfo
 	reassembled packet.Packet // the defragmenter's output, valid until its next Process
+	flowRec     output.FlowRecord
 	nextExpire  int64
 	onExpire    func(*flow.Flow) // bound once: no closure per sweep
 }
 
 // FlowEnded is the flow table's OnEnd callback (flow.Config.OnEnd): the
 // table ended a flow on its own while looking up a packet.
-func (s *Single) FlowEnded(*flow.Flow) { s.Counters.FlowsReplaced++ }
+func (s *Single) FlowEnded(f *flow.Flow) {
+	s.Counters.FlowsReplaced++
+	s.logFlow(f, "timeout")
+}
+
+// logFlow writes the EVE flow record of an ended flow.
+func (s *Single) logFlow(f *flow.Flow, reason string) {
+	if !s.Opts.FlowRecords || s.EVE == nil {
+		return
+	}
+	r := &s.flowRec
+	s.fillFlow(f)
+	r.FlowInfo = s.flowInfo
+	r.EndNs = f.LastNs
+	r.VLAN, r.VLANCount = f.Key.VLAN, 0
+	for r.VLANCount < packet.MaxVLAN && r.VLAN[r.VLANCount] != 0 {
+		r.VLANCount++
+	}
+	r.State = f.State.String()
+	r.Reason = reason
+	r.Alerted = f.Alerted
+	r.TCPFlagsTS, r.TCPFlagsTC = f.TCPFlagsToServer, f.TCPFlagsToClient
+	if err := s.EVE.Flow(f.ID, r); err != nil {
+		s.Counters.OutputErrors++
+	}
+}
 
 // Run processes the source until it ends, ctx is cancelled or an error
 // occurs. It flushes the outputs before returning. The error is nil at the
@@ -131,7 +160,10 @@ func (s *Single) Run(ctx context.Context, sigs []*engine.Signature) error {
 			break
 		}
 	}
-	s.Flows.Flush(func(*flow.Flow) { s.Counters.FlowsAtEnd++ })
+	s.Flows.Flush(func(f *flow.Flow) {
+		s.Counters.FlowsAtEnd++
+		s.logFlow(f, "shutdown")
+	})
 	if ferr := s.flushOutputs(); ferr != nil && runErr == nil {
 		runErr = ferr
 	}
@@ -187,7 +219,10 @@ func (s *Single) inspect(p *packet.Packet) {
 		if p.TimeNs >= s.nextExpire {
 			if s.nextExpire != 0 {
 				if s.onExpire == nil {
-					s.onExpire = func(*flow.Flow) { s.Counters.FlowsExpired++ }
+					s.onExpire = func(f *flow.Flow) {
+						s.Counters.FlowsExpired++
+						s.logFlow(f, "timeout")
+					}
 				}
 				s.Flows.Expire(p.TimeNs, s.onExpire)
 				if s.Defrag != nil {
@@ -222,6 +257,7 @@ func (s *Single) inspect(p *packet.Packet) {
 		flowID = f.ID
 	}
 	if f != nil {
+		f.Alerted = true
 		s.fillFlow(f)
 		s.alert.Flow = &s.flowInfo
 	} else {

@@ -47,6 +47,8 @@ type EVESettings struct {
 	Packet           bool
 	Metadata         bool
 	Flow             bool // alert.flow object (default yes)
+	// FlowRecords writes "flow" records when flows end (types: - flow).
+	FlowRecords bool
 }
 
 // FastSettings are the fast.log output options.
@@ -68,7 +70,7 @@ var readKeys = map[string]bool{
 func DefaultSettings() *Settings {
 	return &Settings{
 		PacketAlertMax: 15,
-		EVE:            EVESettings{Enabled: true, Filename: "eve.json", Metadata: true, Flow: true},
+		EVE:            EVESettings{Enabled: true, Filename: "eve.json", Metadata: true, Flow: true, FlowRecords: true},
 		Fast:           FastSettings{Enabled: true, Filename: "fast.log"},
 	}
 }
@@ -147,6 +149,17 @@ func (t *Tree) readOutput(s *Settings, i int) error {
 				s.EVE.Filename = f
 			}
 			types, _ := t.List(key + ".types")
+			s.EVE.FlowRecords = false
+			for _, ty := range types {
+				switch v := ty.(type) {
+				case string:
+					s.EVE.FlowRecords = s.EVE.FlowRecords || v == "flow"
+				case map[string]any:
+					if _, ok := v["flow"]; ok {
+						s.EVE.FlowRecords = true
+					}
+				}
+			}
 			for j, ty := range types {
 				tkey := fmt.Sprintf("%s.types.%d.alert", key, j)
 				if _, isMap := ty.(map[string]any); !isMap {

@@ -286,7 +286,7 @@ func (e *engineRun) runPcap(began time.Time) error {
 		st.Detect = e.engine.NewThread()
 		sigs = e.engine.Signatures()
 	}
-	p = &pipeline.Single{Stages: st, Opts: pipeline.Options{IPS: a.simulateIPS}}
+	p = &pipeline.Single{Stages: st, Opts: pipeline.Options{IPS: a.simulateIPS, FlowRecords: s.EVE.FlowRecords}}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

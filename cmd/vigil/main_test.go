@@ -66,6 +66,20 @@ func TestSampleEndToEnd(t *testing.T) {
 			}
 		}
 	}
+	// One flow record per flow (5 TCP sessions, 2 DNS exchanges, 1 ping
+	// flow); the 6 that raised alerts say so.
+	flows, alerted := 0, 0
+	for _, ev := range evs {
+		if ev["event_type"] == "flow" {
+			flows++
+			if ev["flow"].(map[string]any)["alerted"] == true {
+				alerted++
+			}
+		}
+	}
+	if flows != 8 || alerted != 6 {
+		t.Errorf("flow records: %d (want 8), alerted %d (want 6)", flows, alerted)
+	}
 	want := map[float64]int{2100498: 1, 1000001: 1, 1000002: 1, 1000003: 1, 1000004: 1, 1000005: 1, 1000006: 1}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("alerts by sid = %v, want %v\nstdout:\n%s", got, want, stdout)

@@ -139,6 +139,9 @@ type Flow struct {
 	// flow; AppProtoUnknown until it has. Rules for an app-layer protocol
 	// (alert http ..., app-layer-protocol:) match only once it is set.
 	AppProto AppProto
+	// Alerted is set by the pipeline when a packet of the flow raised an
+	// alert (EVE flow.alerted).
+	Alerted bool
 
 	// Table bookkeeping. Indexes are slot+1, 0 meaning none.
 	hash     uint32
