@@ -268,8 +268,8 @@ func (m *flowAgeMatch) matchFlow(f *flow.Flow, p *packet.Packet) bool {
 // (bypass keyword): the pipeline acts on it once flow bypass exists.
 func (s *Signature) Bypass() bool { return s.bypass }
 
-// Tag reports whether the signature has a tag keyword (tagged-packet
-// logging is not implemented; the request is recorded).
+// Tag reports whether the signature has a tag keyword: its alerts tag the
+// packets that follow (see Thread.Tagged).
 func (s *Signature) Tag() bool { return s.tag }
 
 // AppProtos returns the app protocols the signature requires (0: none).

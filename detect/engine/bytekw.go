@@ -183,7 +183,9 @@ func (t *Thread) runByte(o *byteOp, buf []byte) bool {
 		if o.format != numBinary {
 			lim = 23
 		}
-		if n < 0 || n > lim {
+		// byte_test reads at least one byte; byte_jump with 0 bytes
+		// jumps by 0.
+		if n < 0 || n > lim || (n == 0 && o.kind == byteTest) {
 			return false
 		}
 		nb = int(n)
@@ -443,11 +445,17 @@ func setupByteTest(b *builder, o rules.Option) error {
 		return errFmt("invalid value %q (want nbytes,operator,value,offset[,options])", o.Value)
 	}
 	op := &byteOp{kind: byteTest}
-	n, err := strconv.Atoi(parts[0])
+	// The byte count is a number or (Suricata 7+) a byte_extract/byte_math
+	// variable; a variable's value must be in range at match time.
+	nb, err := b.parseValRef("byte count", parts[0], 0, 23)
 	if err != nil {
-		return errFmt("invalid byte count %q", parts[0])
+		return err
 	}
-	op.nbytes = n
+	if nb.idx != 0 {
+		op.nbRef = nb
+	} else {
+		op.nbytes = int(nb.v)
+	}
 	ops := strings.ReplaceAll(parts[1], " ", "")
 	if strings.HasPrefix(ops, "!") {
 		op.neg = true
@@ -494,8 +502,10 @@ func setupByteTest(b *builder, o rules.Option) error {
 	// A string byte_test with 0 bytes reads the number up to the first
 	// non-digit, as Suricata's strtoull on the remaining buffer.
 	op.strAll = op.nbytes == 0 && op.nbRef.idx == 0 && op.format != numBinary
-	if err := checkNbytes("byte_test", op, op.strAll); err != nil {
-		return err
+	if op.nbRef.idx == 0 {
+		if err := checkNbytes("byte_test", op, op.strAll); err != nil {
+			return err
+		}
 	}
 	if op.offset.idx == 0 && op.offset.v < 0 && !op.relative {
 		return errFmt("negative offset %d needs relative", op.offset.v)

@@ -55,6 +55,17 @@ func TestByteKeywords(t *testing.T) {
 		{`byte_extract:1,0,v,align 4; byte_test:1,=,v,1;`, "\x05\x08", true},
 		{`content:"|00 00 00|"; byte_extract:1,4,n,relative; byte_jump:n,0,relative; isdataat:1,relative;`, "\x00\x00\x00....\x01\x02abZ", true},
 		{`content:"|00 00 00|"; byte_extract:1,4,n,relative; byte_jump:n,0,relative; isdataat:1,relative;`, "\x00\x00\x00....\x01\x05Z", false},
+		// byte_test with a variable byte count (Suricata 7+).
+		{`byte_extract:1,5,rpkt_len; byte_test:rpkt_len,=,0x01,5,bitmask 0xFF;`, "....\x01\x01", true},
+		{`byte_extract:1,5,rpkt_len; byte_test:rpkt_len,=,0x01,5,bitmask 0xFF;`, "....\x01\x02", false},
+		{`byte_extract:1,0,n; byte_test:n,=,0x0102,1;`, "\x02\x01\x02", true},
+		{`byte_extract:1,0,n; byte_test:n,=,0x0102,1;`, "\x01\x01\x02", false},                        // reads 1 byte: 0x01
+		{`byte_extract:1,0,n; byte_test:n,=,0x0102,1;`, "\x03\x01\x02", false},                        // 3 bytes not there
+		{`byte_extract:1,0,n; byte_test:n,!=,5,1;`, "\x00\x07", false},                                // 0 bytes: no match
+		{`byte_extract:1,0,n; byte_test:n,=,0,1;`, "\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00", false}, // 9 > 8 binary
+		{`byte_extract:1,0,n; byte_test:n,=,12,1,string,dec;`, "\x02123", true},
+		{`byte_extract:1,0,n; byte_test:n,=,123,1,string,dec;`, "\x03123", true},
+		{`byte_math:bytes 1, offset 0, oper -, rvalue 1, result n; byte_test:n,=,0x0304,1;`, "\x03\x03\x04", true},
 		// byte_math.
 		{`byte_math:bytes 1, offset 0, oper +, rvalue 2, result r; byte_test:1,=,r,1;`, "\x03\x05", true},
 		{`byte_math:bytes 1, offset 0, oper <<, rvalue 2, result r; byte_test:1,=,r,1;`, "\x02\x08", true},

@@ -1,8 +1,9 @@
 // Package engine is Vigil's detection engine: it compiles parsed rules
 // (package detect/rules) into signatures, orders them as Suricata does,
-// groups them by transport protocol and packet direction, builds one
-// multi-pattern prefilter (package detect/mpm) per group and inspection
-// buffer over the signatures' fast patterns, and evaluates the candidates
+// groups them by transport protocol and packet direction, and TCP and UDP
+// groups further by the server-side port of their rules (portGroups),
+// builds one multi-pattern prefilter (package detect/mpm) per group and
+// inspection buffer over the signatures' fast patterns, and evaluates the candidates
 // the prefilters report, plus the signatures that have no usable fast
 // pattern, against each packet.
 //
@@ -37,6 +38,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/vigil-ids/vigil/dataplane/packet"
@@ -72,6 +74,9 @@ type Config struct {
 	// protocol, as before groups were split by direction (for measuring
 	// what the split saves).
 	noDirSplit bool
+	// noPortSplit keeps TCP and UDP groups whole instead of splitting
+	// them by server-side port (for measuring what port groups save).
+	noPortSplit bool
 }
 
 func (c *Config) setDefaults() {
@@ -139,6 +144,7 @@ type Signature struct {
 	// bypass / tag requests, recorded for the pipeline.
 	bypass bool
 	tag    bool
+	tags   []tagSpec
 	// flowAge holds flow.age tests.
 	flowAge []*flowAgeMatch
 
@@ -226,14 +232,46 @@ type signatureGroup struct {
 	srcIdx, dstIdx addrIndex
 }
 
+// portGroups splits the signatures of one transport group and direction
+// by the server-side port of their rules (Suricata's port groups): base
+// holds the signatures whose rule allows any port there (and
+// bidirectional ones); the port-restricted rest goes to the subgroup of
+// each elementary port interval, subs[i] covering ports starts[i] up to
+// starts[i+1]-1. Intervals with the same signature set share one
+// subgroup (one prefilter, address index and always list). A packet
+// inspects base and the subgroup of its server-side port; the sets are
+// disjoint. Keeping the any-port signatures out of the subgroups means
+// their (large) prefilters exist once, not once per port set.
+type portGroups struct {
+	base   *signatureGroup
+	starts []uint16
+	subs   []*signatureGroup
+	nsub   int // distinct subgroups
+	nsigs  int // signatures in base and the subgroups
+}
+
+// sub returns the subgroup for server-side port p (nil if none).
+func (pg *portGroups) sub(p uint16) *signatureGroup {
+	if len(pg.starts) == 0 {
+		return nil
+	}
+	i, found := slices.BinarySearch(pg.starts, p)
+	if !found {
+		i--
+	}
+	return pg.subs[i]
+}
+
 // GroupStats describes one signature group.
 type GroupStats struct {
 	Group        Group
 	Dir          string // "none", "to_server" or "to_client"
 	Signatures   int    // signatures in the group
-	Prefiltered  int    // of which have a fast pattern
-	NonPrefilter int    // of which are evaluated for every packet
+	Prefiltered  int    // fast patterns in its prefilters (a signature counts once per port subgroup holding it)
+	NonPrefilter int    // signatures evaluated for every packet (likewise)
 	MpmBytes     int    // memory of the group's prefilter automata
+	// PortGroups is the number of distinct port subgroups (TCP and UDP).
+	PortGroups int
 	// Prefilters counts the fast patterns per buffer (with transforms).
 	Prefilters map[string]int
 }
@@ -242,7 +280,7 @@ type GroupStats struct {
 type Engine struct {
 	cfg    Config
 	sigs   []*Signature // by Num
-	groups [numGroups][numDirGroups]signatureGroup
+	groups [numGroups][numDirGroups]portGroups
 	// variants are the distinct (buffer, transforms) pairs inspected.
 	variants []string
 	// maxCands is the largest possible candidate count of a group, the
@@ -254,6 +292,10 @@ type Engine struct {
 	intNames []string
 	// xbits is the host/ip-pair bit store shared by all threads.
 	xbits *xbitStore
+	// hasTag: some signature has a tag keyword; hostTags holds the host
+	// tags (tag.go).
+	hasTag   bool
+	hostTags hostTags
 }
 
 // Flowbits returns the flowbit names the rule set uses, by number.
@@ -272,12 +314,21 @@ func (e *Engine) Groups() []GroupStats {
 	out := make([]GroupStats, 0, numGroups*numDirGroups)
 	for i := range e.groups {
 		for d := range e.groups[i] {
-			g := &e.groups[i][d]
-			gs := GroupStats{Group: Group(i), Dir: dirGroupNames[d], Signatures: len(g.sigs), Prefiltered: g.nPrefilt,
-				NonPrefilter: len(g.always), Prefilters: map[string]int{}}
-			for _, pf := range g.pf {
-				gs.MpmBytes += pf.m.MemBytes()
-				gs.Prefilters[e.variants[pf.variant]] = pf.n
+			pg := &e.groups[i][d]
+			gs := GroupStats{Group: Group(i), Dir: dirGroupNames[d], Signatures: pg.nsigs, PortGroups: pg.nsub,
+				Prefilters: map[string]int{}}
+			seen := map[*signatureGroup]bool{}
+			for _, g := range append([]*signatureGroup{pg.base}, pg.subs...) {
+				if g == nil || seen[g] {
+					continue
+				}
+				seen[g] = true
+				gs.Prefiltered += g.nPrefilt
+				gs.NonPrefilter += len(g.always)
+				for _, pf := range g.pf {
+					gs.MpmBytes += pf.m.MemBytes()
+					gs.Prefilters[e.variants[pf.variant]] += pf.n
+				}
 			}
 			out = append(out, gs)
 		}
@@ -332,16 +383,18 @@ func Compile(rs []*rules.Rule, cfg Config) (*Engine, []error) {
 		}
 		return cmp.Compare(a.SID, b.SID)
 	})
-	e0hasPcre := false
+	e0hasPcre, e0hasTag := false, false
 	for i, s := range sigs {
 		s.Num = i
 		if s.fast != nil {
 			s.fast.ID = uint32(i)
 		}
 		e0hasPcre = e0hasPcre || s.hasPcre
+		e0hasTag = e0hasTag || len(s.tags) > 0
 	}
-	e := &Engine{cfg: cfg, sigs: sigs, hasPcre: e0hasPcre, bitNames: cc.bitNames, intNames: cc.intNames,
+	e := &Engine{cfg: cfg, sigs: sigs, hasPcre: e0hasPcre, hasTag: e0hasTag, bitNames: cc.bitNames, intNames: cc.intNames,
 		xbits: &xbitStore{bits: map[xbitKey]int64{}}}
+	e.hostTags.m = map[netip.Addr]*tagState{}
 	variantIdx := map[string]int{}
 	for _, s := range sigs {
 		for i := range s.bufs {
@@ -384,10 +437,8 @@ func inDirGroup(d Direction, dg int) bool {
 // and UDP, or for either direction, is in several groups): shared maps
 // such pattern sets to their matcher so each is built once.
 func (e *Engine) buildGroup(gi Group, di int, shared map[string]*mpm.Matcher) []error {
-	g := &e.groups[gi][di]
-	var errs []error
-	pats := map[int][]mpm.Pattern{}
-	var order []int
+	pg := &e.groups[gi][di]
+	var members []uint32
 	for _, s := range e.sigs {
 		if e.cfg.noDirSplit {
 			if !s.proto.inGroup(gi) || di != dirGroupNone {
@@ -399,7 +450,104 @@ func (e *Engine) buildGroup(gi Group, di int, shared map[string]*mpm.Matcher) []
 			// App-layer signatures need a flow, so a direction.
 			continue
 		}
-		g.sigs = append(g.sigs, uint32(s.Num))
+		members = append(members, uint32(s.Num))
+	}
+	pg.nsigs = len(members)
+	base := members
+	var limited []uint32
+	if (gi == GroupTCP || gi == GroupUDP) && !e.cfg.noDirSplit && !e.cfg.noPortSplit {
+		base = nil
+		for _, num := range members {
+			if ps := e.serverPorts(e.sigs[num], di); ps == nil {
+				base = append(base, num)
+			} else {
+				limited = append(limited, num)
+			}
+		}
+	}
+	pg.base = &signatureGroup{}
+	errs := e.fillGroup(pg.base, gi, di, base, shared)
+	if len(limited) == 0 {
+		return errs
+	}
+	// Elementary intervals: every range start and every range end + 1.
+	bounds := []uint16{0}
+	for _, num := range limited {
+		for _, r := range e.serverPorts(e.sigs[num], di).Ranges() {
+			bounds = append(bounds, r[0])
+			if r[1] < 0xffff {
+				bounds = append(bounds, r[1]+1)
+			}
+		}
+	}
+	slices.Sort(bounds)
+	bounds = slices.Compact(bounds)
+	sets := make([][]uint32, len(bounds))
+	for _, num := range limited {
+		for _, r := range e.serverPorts(e.sigs[num], di).Ranges() {
+			lo, _ := slices.BinarySearch(bounds, r[0])
+			hi := len(bounds)
+			if r[1] < 0xffff {
+				hi, _ = slices.BinarySearch(bounds, r[1]+1)
+			}
+			for i := lo; i < hi; i++ {
+				sets[i] = append(sets[i], num) // limited is ascending
+			}
+		}
+	}
+	byKey := map[string]*signatureGroup{}
+	for i, set := range sets {
+		key := make([]byte, 0, 4*len(set))
+		for _, num := range set {
+			key = binary.LittleEndian.AppendUint32(key, num)
+		}
+		g, ok := byKey[string(key)]
+		if !ok {
+			g = &signatureGroup{}
+			if len(set) > 0 {
+				errs = append(errs, e.fillGroup(g, gi, di, set, shared)...)
+			}
+			byKey[string(key)] = g
+			pg.nsub++
+		}
+		if len(pg.subs) > 0 && pg.subs[len(pg.subs)-1] == g {
+			continue // same set as the previous interval: extend it
+		}
+		pg.starts = append(pg.starts, bounds[i])
+		pg.subs = append(pg.subs, g)
+	}
+	e.maxCands = max(e.maxCands, len(base)+len(limited))
+	return errs
+}
+
+// serverPorts returns the port set of signature s that a packet of
+// direction group di is looked up by (the destination ports, or the
+// source ports for to_client), or nil when the signature may match any
+// port there (any, or a bidirectional rule).
+func (e *Engine) serverPorts(s *Signature, di int) *rules.PortSet {
+	r := s.Rule
+	if r.Bidirectional {
+		return nil
+	}
+	ps := &r.DstPorts
+	if di == dirGroupToClient {
+		ps = &r.SrcPorts
+	}
+	if ps.IsAny() {
+		return nil
+	}
+	return ps
+}
+
+// fillGroup fills signature group g with the signatures nums (ascending)
+// and compiles its prefilters.
+func (e *Engine) fillGroup(g *signatureGroup, gi Group, di int, nums []uint32, shared map[string]*mpm.Matcher) []error {
+	var errs []error
+	pats := map[int][]mpm.Pattern{}
+	var order []int
+	for _, num := range nums {
+		s := e.sigs[num]
+		g.sigs = append(g.sigs, num)
 		if s.fast != nil {
 			v := s.bufs[s.fastList].variant
 			if _, ok := pats[v]; !ok {
@@ -528,12 +676,23 @@ func (e *Engine) NewThread() *Thread {
 	if e.hasPcre {
 		t.pcre = pcre.NewScratch()
 	}
+	// One prefilter scratch serves every matcher (the matchers are used
+	// one after another): make it for the largest.
+	var big *mpm.Matcher
 	for i := range e.groups {
 		for d := range e.groups[i] {
-			for _, pf := range e.groups[i][d].pf {
-				t.scratch[i][d] = append(t.scratch[i][d], pf.m.NewScratch())
+			pg := &e.groups[i][d]
+			for _, g := range append([]*signatureGroup{pg.base}, pg.subs...) {
+				for _, pf := range g.pf {
+					if big == nil || pf.m.Len() > big.Len() {
+						big = pf.m
+					}
+				}
 			}
 		}
+	}
+	if big != nil {
+		t.scratch = big.NewScratch()
 	}
 	return t
 }

@@ -538,6 +538,8 @@ func TestCompileErrors(t *testing.T) {
 		{rule(`content:"a"; byte_test:1,>,2,0,dce;`), `dce is only valid`},
 		{rule(`content:"a"; byte_jump:2,0,from_beginning,from_end;`), `from_beginning and from_end cannot be combined`},
 		{rule(`content:"a"; byte_test:1,>,x,0;`), `unknown variable "x"`},
+		{rule(`content:"a"; byte_test:cnt,>,1,0;`), `byte_test: byte count: unknown variable "cnt"`},
+		{rule(`content:"a"; byte_test:24,>,1,0,string;`), `byte count 24 out of range`},
 		{rule(`content:"a"; byte_math:bytes 1, offset 0, oper %, rvalue 1, result r;`), `invalid oper`},
 		{rule(`content:"a"; byte_math:bytes 1, offset 0, oper +, rvalue 1;`), `missing result`},
 		{rule(`flowbits:set,a|b;`), `'|' (or) is only valid with isset and isnotset`},
@@ -801,7 +803,8 @@ func TestAddressIndex(t *testing.T) {
 	indexed := 0
 	for gi := range e.groups {
 		for di := range e.groups[gi] {
-			indexed += e.groups[gi][di].srcIdx.n + e.groups[gi][di].dstIdx.n
+			g := e.groups[gi][di].base
+			indexed += g.srcIdx.n + g.dstIdx.n
 		}
 	}
 	if indexed < 300 {

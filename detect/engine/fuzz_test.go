@@ -27,6 +27,7 @@ var fuzzRuleOpts = []string{
 	`content:"d"; byte_jump:2,0,relative,string,dec,post_offset -1; isdataat:1,relative;`,
 	`byte_extract:1,1,len; content:"e"; distance:len; within:4; byte_test:3,=,123,0,relative,string,hex;`,
 	`content:"f"; byte_jump:0,0,relative,from_end,post_offset -3; pcre:"/^..f/R";`,
+	`byte_extract:1,0,n,bitmask 0x07; content:"g"; byte_test:n,>,5,0,relative,string,dec;`,
 }
 
 func fuzzEngine(t testing.TB) *Engine {
@@ -92,6 +93,7 @@ func FuzzCompileRule(f *testing.F) {
 		`fragbits:*MDR,D; fragoffset:!0; ipopts:any; window:!0; seq:>1; ack:<2; icmp_id:1; icmp_seq:2; tcp.mss:<1;`,
 		`requires: version >= 6 < 99, feature foo;`, `flow.pkts:either,>1; flow.bytes_toserver:<5;`,
 		`content:"a"; base64_decode:relative; base64_data; content:"x";`, `content:"a"; byte_test:0,>,9,0,string,dec;`,
+		`byte_math:bytes 1, offset 0, oper -, rvalue 40, result n; byte_test:n,&,1,1,little; tag:host,2,bytes,src;`,
 		`stream_size:both,>=,1; flow.age:<10; bypass; tag:session,5,packets;`,
 		`xbits:set,a,track ip_pair,expire 5; xbits:isnotset,a,track ip_src;`,
 		`content:"/a"; http_uri; content:"b"; http_uri; distance:0; pcre:"/x/UR"; urilen:<9;`,

@@ -67,8 +67,8 @@ func TestLoadETOpen(t *testing.T) {
 		len(e.Signatures()), len(errs), elapsed.Round(time.Millisecond),
 		(m1.TotalAlloc-m0.TotalAlloc)>>20, m2.HeapAlloc>>20)
 	for _, g := range e.Groups() {
-		t.Logf("group %-8s %-9s signatures %6d prefiltered %6d non-prefilter %5d mpm %d KiB (%d buffers)",
-			g.Group, g.Dir, g.Signatures, g.Prefiltered, g.NonPrefilter, g.MpmBytes>>10, len(g.Prefilters))
+		t.Logf("group %-8s %-9s signatures %6d prefiltered %6d non-prefilter %5d port groups %3d mpm %d KiB (%d buffers)",
+			g.Group, g.Dir, g.Signatures, g.Prefiltered, g.NonPrefilter, g.PortGroups, g.MpmBytes>>10, len(g.Prefilters))
 	}
 	for i, x := range top {
 		if i == 25 {

@@ -15,9 +15,9 @@ import (
 )
 
 // TestETOpenPcapCandidates runs ET Open over the shared pcaps (skipped
-// when absent or in -short mode) with and without the direction split of
-// signature groups, and checks that the split never changes the alerts
-// while reporting how many signatures each evaluates.
+// when absent or in -short mode) with and without the direction and port
+// splits of signature groups, and checks that the splits never change the
+// alerts while reporting how many signatures each evaluates.
 func TestETOpenPcapCandidates(t *testing.T) {
 	files, _ := filepath.Glob("/work/shared/rules/et-open/*.rules")
 	pcaps, _ := filepath.Glob("/work/shared/pcaps/*.pcap*")
@@ -27,6 +27,7 @@ func TestETOpenPcapCandidates(t *testing.T) {
 	rs, _ := (&rules.Parser{}).ParseFiles(files...)
 	split, _ := Compile(rs, Config{})
 	flat, _ := Compile(rs, Config{noDirSplit: true})
+	dirOnly, _ := Compile(rs, Config{noPortSplit: true})
 	type result struct {
 		c      Counters
 		alerts int
@@ -71,10 +72,17 @@ func TestETOpenPcapCandidates(t *testing.T) {
 		res.c = th.Counters()
 		return res
 	}
-	a, b := run(flat), run(split)
+	a, d, b := run(flat), run(dirOnly), run(split)
 	t.Logf("%d packets from %d pcaps", a.c.Packets, len(pcaps))
 	t.Logf("one group per protocol:       candidates %8d evaluations %9d alerts %d (%v)", a.c.Candidates, a.c.Evaluations, a.alerts, a.dur.Round(time.Millisecond))
-	t.Logf("split by packet direction:    candidates %8d evaluations %9d alerts %d (%v)", b.c.Candidates, b.c.Evaluations, b.alerts, b.dur.Round(time.Millisecond))
+	t.Logf("split by packet direction:    candidates %8d evaluations %9d alerts %d (%v)", d.c.Candidates, d.c.Evaluations, d.alerts, d.dur.Round(time.Millisecond))
+	t.Logf("split by direction and port:  candidates %8d evaluations %9d alerts %d (%v)", b.c.Candidates, b.c.Evaluations, b.alerts, b.dur.Round(time.Millisecond))
+	if d.alerts != b.alerts {
+		t.Errorf("the port split changed the alert count: %d vs %d", d.alerts, b.alerts)
+	}
+	if b.c.Evaluations > d.c.Evaluations {
+		t.Errorf("the port split evaluates more signatures (%d > %d)", b.c.Evaluations, d.c.Evaluations)
+	}
 	if a.alerts != b.alerts {
 		t.Errorf("the direction split changed the alert count: %d vs %d", a.alerts, b.alerts)
 	}

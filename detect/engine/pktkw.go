@@ -25,20 +25,6 @@ func init() {
 		b.sig.noalert = true
 		return nil
 	}})
-	// tag: accepted; tagged-packet logging is not implemented, so it logs
-	// nothing beyond the alert.
-	register(&keyword{name: "tag", setup: func(b *builder, o rules.Option) error {
-		parts := rules.SplitArgs(o.Value)
-		if len(parts) == 0 || parts[0] == "" {
-			return errFmt("missing value (want session|host[,count,packets|seconds|bytes[,src|dst]])")
-		}
-		switch strings.ToLower(parts[0]) {
-		case "session", "host":
-			b.sig.tag = true
-			return nil
-		}
-		return errFmt("unknown tag type %q (want session or host)", parts[0])
-	}})
 	// prefilter: marks the keyword Suricata should prefilter on; Vigil's
 	// prefilter is the fast pattern only, so it has no effect on results.
 	register(&keyword{name: "prefilter", setup: func(b *builder, o rules.Option) error {

@@ -38,14 +38,17 @@ type Counters struct {
 	// PcreLimitHits counts pcre searches stopped by the match limits
 	// (Suricata's pcre match-limit): they count as no match.
 	PcreLimitHits uint64
+	// Tagged counts packets reported as tagged (Thread.Tagged);
+	// TagsDropped counts tags not recorded because a tag table was full.
+	Tagged, TagsDropped uint64
 }
 
 // Thread is one worker's detection state: scratch reused for every packet.
 type Thread struct {
 	e       *Engine
-	scratch [numGroups][numDirGroups][]*mpm.Scratch
-	cands   []uint32 // signatures to evaluate for the current packet
-	hits    []uint32 // signatures that matched the current packet
+	scratch *mpm.Scratch // prefilter scratch, shared by all matchers
+	cands   []uint32     // signatures to evaluate for the current packet
+	hits    []uint32     // signatures that matched the current packet
 	out     []Match
 
 	verdict packet.Verdict
@@ -69,6 +72,10 @@ type Thread struct {
 	// b64buf holds base64_decode output.
 	xbuf   [2][]byte
 	b64buf []byte
+	// tagged: the current packet is tagged; sessTags holds the session
+	// tags of the thread's flows by flow ID (tag.go).
+	tagged   bool
+	sessTags map[uint64]*tagState
 
 	c Counters
 }
@@ -114,9 +121,13 @@ func (t *Thread) InspectApp(p *packet.Packet, f *flow.Flow, app AppState) []Matc
 	t.hits = t.hits[:0]
 	t.verdict = packet.VerdictForward
 	t.passed = false
+	t.tagged = false
 	t.app = app
 	defer func() { t.app = nil }()
 	e := t.e
+	if e.hasTag {
+		t.checkTags(p, f)
+	}
 	gi := groupOf(p)
 	di := dirGroupNone
 	switch {
@@ -128,8 +139,8 @@ func (t *Thread) InspectApp(p *packet.Packet, f *flow.Flow, app AppState) []Matc
 	if e.cfg.noDirSplit {
 		di = dirGroupNone
 	}
-	g := &e.groups[gi][di]
-	if len(g.sigs) == 0 {
+	pg := &e.groups[gi][di]
+	if pg.nsigs == 0 {
 		return t.out
 	}
 	payload := p.Payload()
@@ -138,51 +149,15 @@ func (t *Thread) InspectApp(p *packet.Packet, f *flow.Flow, app AppState) []Matc
 		clear(t.mark)
 		t.gen = 1
 	}
-	cands := t.cands[:0]
-	scratch := t.scratch[gi][di]
-	for k := range g.pf {
-		pf := &g.pf[k]
-		multi := buffers[pf.id].Multi
-		for inst := 0; ; inst++ {
-			buf, ok := t.rawBuffer(pf.id, inst, p, payload)
-			if !ok {
-				break
-			}
-			if len(pf.xf) > 0 {
-				buf = t.transform(pf.xf, buf)
-			}
-			if len(buf) > 0 {
-				ids := pf.m.Scan(buf, scratch[k])
-				t.c.Candidates += uint64(len(ids))
-				for _, id := range ids {
-					if t.mark[id] != t.gen {
-						t.mark[id] = t.gen
-						cands = append(cands, id)
-					}
-				}
-			}
-			if !multi {
-				break
-			}
-		}
+	// The server-side port: the source port of to_client packets, the
+	// destination port otherwise (see portGroups).
+	port := p.DstPort
+	if di == dirGroupToClient {
+		port = p.SrcPort
 	}
-	if len(payload) > 0 {
-		cands = append(cands, g.always...)
-	} else {
-		cands = append(cands, g.always0...)
-	}
-	for side := 0; side < 2; side++ {
-		ix, a := &g.srcIdx, p.SrcIP
-		if side == 1 {
-			ix, a = &g.dstIdx, p.DstIP
-		}
-		for _, num := range ix.lookup(a) {
-			if t.mark[num] == t.gen || (len(payload) == 0 && e.sigs[num].needsPayload) {
-				continue
-			}
-			t.mark[num] = t.gen
-			cands = append(cands, num)
-		}
+	cands := t.collect(pg.base, p, payload, t.cands[:0])
+	if sub := pg.sub(port); sub != nil {
+		cands = t.collect(sub, p, payload, cands)
 	}
 	slices.Sort(cands)
 	t.cands = cands
@@ -226,6 +201,9 @@ func (t *Thread) InspectApp(p *packet.Packet, f *flow.Flow, app AppState) []Matc
 			t.c.Suppressed++
 			continue
 		}
+		if len(s.tags) > 0 {
+			t.applyTags(s, p, f)
+		}
 		if len(t.out) < max {
 			t.out = append(t.out, Match{Sig: s, Action: act})
 			t.c.Alerts++
@@ -237,6 +215,60 @@ func (t *Thread) InspectApp(p *packet.Packet, f *flow.Flow, app AppState) []Matc
 		t.c.Drops++
 	}
 	return t.out
+}
+
+// collect appends to cands the signatures of g to evaluate for p: the
+// prefilter hits, the always list and the address-index hits, each once.
+func (t *Thread) collect(g *signatureGroup, p *packet.Packet, payload []byte, cands []uint32) []uint32 {
+	if len(g.sigs) == 0 {
+		return cands
+	}
+	e := t.e
+	for k := range g.pf {
+		pf := &g.pf[k]
+		multi := buffers[pf.id].Multi
+		for inst := 0; ; inst++ {
+			buf, ok := t.rawBuffer(pf.id, inst, p, payload)
+			if !ok {
+				break
+			}
+			if len(pf.xf) > 0 {
+				buf = t.transform(pf.xf, buf)
+			}
+			if len(buf) > 0 {
+				ids := pf.m.Scan(buf, t.scratch)
+				t.c.Candidates += uint64(len(ids))
+				for _, id := range ids {
+					if t.mark[id] != t.gen {
+						t.mark[id] = t.gen
+						cands = append(cands, id)
+					}
+				}
+			}
+			if !multi {
+				break
+			}
+		}
+	}
+	if len(payload) > 0 {
+		cands = append(cands, g.always...)
+	} else {
+		cands = append(cands, g.always0...)
+	}
+	for side := 0; side < 2; side++ {
+		ix, a := &g.srcIdx, p.SrcIP
+		if side == 1 {
+			ix, a = &g.dstIdx, p.DstIP
+		}
+		for _, num := range ix.lookup(a) {
+			if t.mark[num] == t.gen || (len(payload) == 0 && e.sigs[num].needsPayload) {
+				continue
+			}
+			t.mark[num] = t.gen
+			cands = append(cands, num)
+		}
+	}
+	return cands
 }
 
 // matchSig evaluates one signature fully: protocol, addresses and ports
