@@ -553,11 +553,9 @@ func setupByteJump(b *builder, o rules.Option) error {
 		case w == "from_end":
 			op.fromEnd = true
 		case strings.HasPrefix(w, "multiplier"):
-			m, err := strconv.ParseUint(strings.TrimSpace(w[len("multiplier"):]), 10, 16)
-			if err != nil || m == 0 {
-				return errFmt("invalid multiplier %q", parts[i])
+			if op.multiplier, err = parseMultiplier(w, parts[i]); err != nil {
+				return err
 			}
-			op.multiplier = m
 		case strings.HasPrefix(w, "post_offset"):
 			p, err := strconv.ParseInt(strings.TrimSpace(w[len("post_offset"):]), 10, 32)
 			if err != nil {
@@ -607,11 +605,9 @@ func setupByteExtract(b *builder, o rules.Option) error {
 		}
 		switch {
 		case strings.HasPrefix(w, "multiplier"):
-			m, err := strconv.ParseUint(strings.TrimSpace(w[len("multiplier"):]), 10, 16)
-			if err != nil || m == 0 {
-				return errFmt("invalid multiplier %q", parts[i])
+			if op.multiplier, err = parseMultiplier(w, parts[i]); err != nil {
+				return err
 			}
-			op.multiplier = m
 		case strings.HasPrefix(w, "align"):
 			a := strings.TrimSpace(w[len("align"):])
 			if a != "2" && a != "4" {
@@ -731,4 +727,14 @@ func init() {
 	register(&keyword{name: "byte_jump", setup: setupByteJump})
 	register(&keyword{name: "byte_extract", setup: setupByteExtract})
 	register(&keyword{name: "byte_math", setup: setupByteMath})
+}
+
+// parseMultiplier reads byte_jump's and byte_extract's "multiplier N"
+// (w is the lower-cased option, raw the option as written).
+func parseMultiplier(w, raw string) (uint64, error) {
+	m, err := strconv.ParseUint(strings.TrimSpace(w[len("multiplier"):]), 10, 16)
+	if err != nil || m == 0 {
+		return 0, errFmt("invalid multiplier %q", raw)
+	}
+	return m, nil
 }

@@ -54,6 +54,11 @@ func (c *compileCtx) intVar(name string) uint32 {
 // fbCmd is a flowbits command.
 type fbCmd uint8
 
+// bitCommands are the commands flowbits and xbits share.
+var bitCommands = map[string]fbCmd{
+	"set": fbSet, "unset": fbUnset, "toggle": fbToggle, "isset": fbIsset, "isnotset": fbIsnotset,
+}
+
 const (
 	fbSet fbCmd = iota
 	fbUnset
@@ -121,22 +126,14 @@ func setupFlowbits(b *builder, o rules.Option) error {
 		return nil
 	}
 	var op flowbitOp
-	switch cmdS {
-	case "set":
-		op.cmd = fbSet
-	case "unset":
-		op.cmd = fbUnset
-	case "toggle":
-		op.cmd = fbToggle
-	case "isset":
-		op.cmd = fbIsset
-	case "isnotset":
-		op.cmd = fbIsnotset
-	case "":
+	cmd, ok := bitCommands[cmdS]
+	switch {
+	case cmdS == "":
 		return errFmt("missing command (want set, unset, toggle, isset, isnotset or noalert)")
-	default:
+	case !ok:
 		return errFmt("unknown command %q (want set, unset, toggle, isset, isnotset or noalert)", cmdS)
 	}
+	op.cmd = cmd
 	if names == "" {
 		return errFmt("%s needs a flowbit name", cmdS)
 	}

@@ -135,20 +135,11 @@ func setupXbits(b *builder, o rules.Option) error {
 		return errFmt("invalid value %q (want CMD,NAME,track ip_src|ip_dst|ip_pair[,expire N])", o.Value)
 	}
 	op := xbitOp{expire: defaultXbitExpire * 1e9}
-	switch strings.ToLower(strings.TrimSpace(parts[0])) {
-	case "set":
-		op.cmd = fbSet
-	case "unset":
-		op.cmd = fbUnset
-	case "toggle":
-		op.cmd = fbToggle
-	case "isset":
-		op.cmd = fbIsset
-	case "isnotset":
-		op.cmd = fbIsnotset
-	default:
+	cmd, ok := bitCommands[strings.ToLower(strings.TrimSpace(parts[0]))]
+	if !ok {
 		return errFmt("unknown command %q (want set, unset, toggle, isset or isnotset)", parts[0])
 	}
+	op.cmd = cmd
 	name := strings.TrimSpace(parts[1])
 	if !validVarName(name) {
 		return errFmt("invalid name %q", name)
