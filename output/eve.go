@@ -2,6 +2,7 @@ package output
 
 import (
 	"io"
+	"net/netip"
 	"time"
 
 	"github.com/vigil-ids/vigil/dataplane/packet"
@@ -110,35 +111,10 @@ func (e *EVE) begin(p *packet.Packet, flowID uint64, eventType string) {
 		j.uint("pcap_cnt", p.Num)
 	}
 	j.str("event_type", eventType)
-	if n := int(p.VLANCount); n > 0 {
-		if n > packet.MaxVLAN {
-			n = packet.MaxVLAN
-		}
-		j.openArray("vlan")
-		for i := 0; i < n; i++ {
-			j.appendUintElem(uint64(p.VLAN[i]))
-		}
-		j.closeArray()
-	}
+	e.vlanArray(&p.VLAN, p.VLANCount)
 	if p.IsIP() {
 		proto := p.IPProto
-		ports := hasPorts(proto)
-		if p.SrcIP.IsValid() {
-			j.ip("src_ip", p.SrcIP)
-		}
-		if ports {
-			j.uint("src_port", uint64(p.SrcPort))
-		}
-		if p.DstIP.IsValid() {
-			j.ip("dest_ip", p.DstIP)
-		}
-		if ports {
-			j.uint("dest_port", uint64(p.DstPort))
-		}
-		j.str("proto", eveProto(proto))
-		if v := ipVersion(p); v != 0 {
-			j.uint("ip_v", v)
-		}
+		e.endpoints(p.SrcIP, p.DstIP, p.SrcPort, p.DstPort, proto, ipVersion(p))
 		if (proto == packet.ProtoICMP && p.IsICMPv4()) || (proto == packet.ProtoICMPv6 && p.IsICMPv6()) {
 			j.uint("icmp_type", uint64(p.ICMPType))
 			j.uint("icmp_code", uint64(p.ICMPCode))
@@ -156,6 +132,43 @@ func (e *EVE) end() error {
 	}
 	j.b = append(j.b, '}', '\n')
 	return e.s.endRecord()
+}
+
+// vlanArray writes "vlan" with the first n of the tags (nothing for none).
+func (e *EVE) vlanArray(vlan *[packet.MaxVLAN]uint16, n uint8) {
+	if n == 0 {
+		return
+	}
+	j := &e.s.j
+	j.openArray("vlan")
+	for i := 0; i < int(min(n, packet.MaxVLAN)); i++ {
+		j.appendUintElem(uint64(vlan[i]))
+	}
+	j.closeArray()
+}
+
+// endpoints writes src_ip, src_port, dest_ip, dest_port (ports for TCP,
+// UDP and SCTP only), proto and ip_v (when not 0), the fields every record
+// with addresses shares.
+func (e *EVE) endpoints(src, dst netip.Addr, sport, dport uint16, proto uint8, ipv uint64) {
+	j := &e.s.j
+	ports := hasPorts(proto)
+	if src.IsValid() {
+		j.ip("src_ip", src)
+	}
+	if ports {
+		j.uint("src_port", uint64(sport))
+	}
+	if dst.IsValid() {
+		j.ip("dest_ip", dst)
+	}
+	if ports {
+		j.uint("dest_port", uint64(dport))
+	}
+	j.str("proto", eveProto(proto))
+	if ipv != 0 {
+		j.uint("ip_v", ipv)
+	}
 }
 
 // ipVersion is the EVE ip_v of a packet: the version of the addresses it

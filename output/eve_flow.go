@@ -46,33 +46,14 @@ func (e *EVE) Flow(id uint64, r *FlowRecord) error {
 		j.uint("flow_id", id)
 	}
 	j.str("event_type", "flow")
-	if n := int(r.VLANCount); n > 0 {
-		n = min(n, packet.MaxVLAN)
-		j.openArray("vlan")
-		for i := 0; i < n; i++ {
-			j.appendUintElem(uint64(r.VLAN[i]))
-		}
-		j.closeArray()
-	}
-	ports := hasPorts(r.Proto)
-	if r.SrcIP.IsValid() {
-		j.ip("src_ip", r.SrcIP)
-	}
-	if ports {
-		j.uint("src_port", uint64(r.SrcPort))
-	}
-	if r.DstIP.IsValid() {
-		j.ip("dest_ip", r.DstIP)
-	}
-	if ports {
-		j.uint("dest_port", uint64(r.DstPort))
-	}
-	j.str("proto", eveProto(r.Proto))
+	e.vlanArray(&r.VLAN, r.VLANCount)
+	var ipv uint64
 	if r.SrcIP.Is4() {
-		j.uint("ip_v", 4)
+		ipv = 4
 	} else if r.SrcIP.IsValid() {
-		j.uint("ip_v", 6)
+		ipv = 6
 	}
+	e.endpoints(r.SrcIP, r.DstIP, r.SrcPort, r.DstPort, r.Proto, ipv)
 	if r.AppProto != "" {
 		j.str("app_proto", r.AppProto)
 	}
