@@ -21,7 +21,9 @@
 //
 // Layout: jsonenc.go holds the encoder, timefmt.go the timestamp formats,
 // names.go the protocol and link-type names, eve.go the EVE writer and the
-// common header every event type shares, eve_alert.go the alert event.
-// Further event types (anomaly, flow, stats, http, dns, tls) are added as
+// common header every event type shares, eve_alert.go the alert event,
+// eve_flow.go, eve_anomaly.go, eve_http.go, eve_dns.go and eve_tls.go the
+// other event types (the app-layer ones also give alerts their "http",
+// "dns" and "tls" objects). Further event types are added as
 // eve_<type>.go files that use the same header and encoder.
 package output

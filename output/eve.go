@@ -38,6 +38,41 @@ type EVEConfig struct {
 	// BufferSize is how many bytes of records are kept before they are
 	// written; 0 means DefaultBufferSize.
 	BufferSize int
+
+	// HTTPBasic writes only the basic http fields (Suricata's http
+	// "extended: no"); the zero value gives the extended set that
+	// Suricata's default suricata.yaml turns on.
+	HTTPBasic bool
+	// HTTPRequestHeaders and HTTPResponseHeaders add "request_headers" /
+	// "response_headers" arrays to http records (Suricata's
+	// "dump-all-headers: request|response|both").
+	HTTPRequestHeaders, HTTPResponseHeaders bool
+
+	// DNSNoRequests and DNSNoResponses turn off dns records of requests
+	// or responses (Suricata's dns "requests: no" / "responses: no").
+	DNSNoRequests, DNSNoResponses bool
+	// DNSFormats selects how answers are written (Suricata's dns
+	// "formats"); 0 means both DNSDetailed and DNSGrouped, the default.
+	DNSFormats DNSFormat
+
+	// TLSBasic writes only subject, issuerdn and session_resumed
+	// (Suricata's tls "extended: no"); the zero value gives the extended
+	// set of Suricata's default suricata.yaml.
+	TLSBasic bool
+	// TLSCustom, when not 0, selects the tls fields to write instead
+	// (Suricata's tls "custom: [...]"); it overrides TLSBasic.
+	TLSCustom TLSField
+	// JA3 and JA4 say the engine computes these fingerprints (Suricata's
+	// app-layer.protocols.tls.ja3-fingerprints / ja4-fingerprints, which
+	// by default are on only when a loaded rule uses them): tls.ja3,
+	// tls.ja3s and tls.ja4 are written only when the matching one is set.
+	JA3, JA4 bool
+
+	// AnomalyDecode and AnomalyStream turn on anomaly records for decoder
+	// and stream events; AnomalyNoAppLayer turns off those for
+	// application-layer events (Suricata's anomaly "types": decode and
+	// stream are off by default, applayer on).
+	AnomalyDecode, AnomalyStream, AnomalyNoAppLayer bool
 }
 
 // EVE writes EVE JSON records, one per line. It is used by one goroutine.
@@ -46,6 +81,9 @@ type EVE struct {
 	cfg EVEConfig
 	loc *time.Location
 	md  []mdEntry // scratch for grouping alert metadata, reused
+	// scratch holds a value formatted before it is escaped (dns rdata),
+	// reused.
+	scratch []byte
 }
 
 // NewEVE returns an EVE writer that writes to w. Records are buffered:
@@ -120,6 +158,37 @@ func (e *EVE) begin(p *packet.Packet, flowID uint64, eventType string) {
 			j.uint("icmp_code", uint64(p.ICMPCode))
 		}
 	}
+	j.str("pkt_src", p.Origin.String())
+}
+
+// beginFlow is begin for records of application-layer transactions,
+// which Suricata writes in the flow's orientation (client is src): the
+// addresses and ports come from fi, the rest of the header from p. With fi
+// nil it is begin.
+func (e *EVE) beginFlow(p *packet.Packet, flowID uint64, fi *FlowInfo, eventType string) {
+	if fi == nil || !fi.SrcIP.IsValid() {
+		e.begin(p, flowID, eventType)
+		return
+	}
+	j := &e.s.j
+	j.b = append(j.b, '{')
+	j.key("timestamp")
+	j.b = append(j.b, '"')
+	j.b = appendISOTime(j.b, p.TimeNs, e.loc)
+	j.b = append(j.b, '"')
+	if flowID != 0 {
+		j.uint("flow_id", flowID)
+	}
+	if p.Num != 0 {
+		j.uint("pcap_cnt", p.Num)
+	}
+	j.str("event_type", eventType)
+	e.vlanArray(&p.VLAN, p.VLANCount)
+	ipv := uint64(6)
+	if fi.SrcIP.Is4() {
+		ipv = 4
+	}
+	e.endpoints(fi.SrcIP, fi.DstIP, fi.SrcPort, fi.DstPort, fi.Proto, ipv)
 	j.str("pkt_src", p.Origin.String())
 }
 

@@ -5,6 +5,9 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/vigil-ids/vigil/dataplane/applayer/dns"
+	"github.com/vigil-ids/vigil/dataplane/applayer/http"
+	"github.com/vigil-ids/vigil/dataplane/applayer/tls"
 	"github.com/vigil-ids/vigil/dataplane/packet"
 )
 
@@ -40,6 +43,10 @@ type AlertInfo struct {
 	// Stream says the rule matched on reassembled stream or application
 	// layer state; for TCP, EVE writes "stream":1 with the payload.
 	Stream bool
+	// StreamData, when not nil, is the reassembled stream data the rule
+	// matched: EVE writes it as the payload instead of the packet's own
+	// (as Suricata does for stream matches).
+	StreamData []byte
 	// HasTx says the alert belongs to an application-layer transaction;
 	// TxID is then written as "tx_id".
 	HasTx bool
@@ -50,6 +57,15 @@ type AlertInfo struct {
 	// Flow, when not nil and the packet has a flow, is written as the
 	// alert's "flow" object (EVEConfig.Flow turns it off).
 	Flow *FlowInfo
+	// HTTP, DNS and TLS are the application-layer state of the alert's
+	// transaction (HasTx). When the packet has a flow, the one that is
+	// not nil is written after the "alert" object, as Suricata's alert
+	// output does: "http" with the basic and extended fields, "dns" as
+	// the dns record's object (tx_id is TxID), "tls" with the extended
+	// fields (ja3/ja4 as EVEConfig.JA3/JA4 allow).
+	HTTP *http.Tx
+	DNS  *dns.Message
+	TLS  *tls.Parser
 }
 
 // FlowInfo is the state of an alert's flow as EVE's alert.flow object
@@ -94,6 +110,16 @@ func (e *EVE) Alert(p *packet.Packet, flowID uint64, a *AlertInfo) error {
 	e.alertObject(a)
 
 	ip := p.IsIP()
+	if ip && flowID != 0 && a.HasTx {
+		switch {
+		case a.HTTP != nil:
+			e.httpObject(a.HTTP)
+		case a.DNS != nil:
+			e.dnsObject(a.DNS, a.TxID)
+		case a.TLS != nil:
+			e.tlsObject(a.TLS, tlsExtended)
+		}
+	}
 	if ip && flowID != 0 {
 		if a.AppProto != "" {
 			j.str("app_proto", a.AppProto)
@@ -111,6 +137,9 @@ func (e *EVE) Alert(p *packet.Packet, flowID uint64, a *AlertInfo) error {
 
 	if ip && (e.cfg.Payload || e.cfg.PayloadPrintable || e.cfg.PayloadLength) {
 		pl := payloadOf(p)
+		if a.StreamData != nil {
+			pl = a.StreamData
+		}
 		if e.cfg.Payload && len(pl) > 0 {
 			j.base64("payload", pl)
 		}

@@ -63,6 +63,35 @@ func (j *jsonBuf) str(k, v string) {
 	j.b = appendJSONString(j.b, v)
 }
 
+// bytes writes a string value given as bytes from the wire, escaped as
+// appendJSONBytes does.
+func (j *jsonBuf) bytes(k string, v []byte) {
+	j.key(k)
+	j.b = appendJSONBytes(j.b, v)
+}
+
+// boolean writes true or false.
+func (j *jsonBuf) boolean(k string, v bool) {
+	j.key(k)
+	if v {
+		j.b = append(j.b, "true"...)
+	} else {
+		j.b = append(j.b, "false"...)
+	}
+}
+
+// appendBytesElem appends a string given as bytes to the open array.
+func (j *jsonBuf) appendBytesElem(v []byte) {
+	j.sep()
+	j.b = appendJSONBytes(j.b, v)
+}
+
+// openObjectElem opens an object as the next element of the open array.
+func (j *jsonBuf) openObjectElem() {
+	j.sep()
+	j.b = append(j.b, '{')
+}
+
 func (j *jsonBuf) uint(k string, v uint64) {
 	j.key(k)
 	j.b = strconv.AppendUint(j.b, v, 10)
@@ -142,8 +171,18 @@ var jsonEscape = [128]byte{
 // in the JSON text), so the output is always valid JSON and keeps the
 // original bytes recognisable.
 func appendJSONString(b []byte, s string) []byte {
+	return appendJSONText(b, s, utf8.ValidString(s))
+}
+
+// appendJSONBytes is appendJSONString for bytes from the wire.
+func appendJSONBytes(b []byte, s []byte) []byte {
+	return appendJSONText(b, s, utf8.Valid(s))
+}
+
+// appendJSONText does the work of appendJSONString and appendJSONBytes;
+// valid says whether s is valid UTF-8.
+func appendJSONText[T ~string | ~[]byte](b []byte, s T, valid bool) []byte {
 	b = append(b, '"')
-	valid := utf8.ValidString(s)
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]

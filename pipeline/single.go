@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/vigil-ids/vigil/dataplane/applayer"
 	"github.com/vigil-ids/vigil/dataplane/capture"
 	"github.com/vigil-ids/vigil/dataplane/decode"
 	"github.com/vigil-ids/vigil/dataplane/defrag"
 	"github.com/vigil-ids/vigil/dataplane/flow"
 	"github.com/vigil-ids/vigil/dataplane/packet"
+	"github.com/vigil-ids/vigil/dataplane/stream"
 	"github.com/vigil-ids/vigil/detect/engine"
 	"github.com/vigil-ids/vigil/detect/rules"
 	"github.com/vigil-ids/vigil/output"
@@ -53,6 +55,7 @@ type Counters struct {
 	FlowsExpired   uint64 // flows ended by timeout
 	FlowsReplaced  uint64 // flows the flow table ended itself (key reused after timeout, port reuse, memcap reclaim)
 	FlowsAtEnd     uint64 // flows still open when input ended
+	PseudoPackets  uint64 // flow-end pseudo packets inspected (stream data and transactions left)
 	OutputErrors   uint64 // records that could not be written
 	SourceFailures uint64 // source errors other than end of input
 }
@@ -65,6 +68,12 @@ type Stages struct {
 	// Defrag reassembles IP fragments; nil turns reassembly off.
 	Defrag *defrag.Reassembler
 	Flows  *flow.Table
+	// Stream tracks TCP sessions and reassembles them; nil turns stream
+	// tracking off (TCP packets are inspected one by one).
+	Stream *stream.Tracker
+	// App is the application layer; nil turns it off. With Stream, it
+	// must be the tracker's Consumer (stream.Config.Consumer).
+	App *applayer.Layer
 	// Detect is nil when detection is disabled.
 	Detect *engine.Thread
 	// EVE and Fast are nil when that output is off.
@@ -89,13 +98,102 @@ type Single struct {
 	flowRec     output.FlowRecord
 	nextExpire  int64
 	onExpire    func(*flow.Flow) // bound once: no closure per sweep
+	onRaw       func(*stream.Session, stream.Dir, []byte)
+	pseudo      packet.Packet // flow-end pseudo packet
+	ending      *flow.Flow    // flow whose end is being processed (onRaw)
+	endDone     [2]bool       // pseudo packet of that direction inspected
 }
 
 // FlowEnded is the flow table's OnEnd callback (flow.Config.OnEnd): the
 // table ended a flow on its own while looking up a packet.
 func (s *Single) FlowEnded(f *flow.Flow) {
 	s.Counters.FlowsReplaced++
-	s.logFlow(f, "timeout")
+	s.endFlow(f, "timeout")
+}
+
+// endFlow finishes a flow that ends: the stream's last data goes to the
+// app layer and, with the transactions left, to detection on pseudo
+// packets (pkt_src "stream (flow timeout)"), the app layer's last records
+// are written, its state freed, and the flow record written.
+func (s *Single) endFlow(f *flow.Flow, reason string) {
+	if s.App != nil {
+		s.App.Begin(nil, f)
+	}
+	s.ending, s.endDone = f, [2]bool{}
+	if s.Stream != nil && f.StreamSession != 0 {
+		if s.onRaw == nil {
+			s.onRaw = s.rawAtEnd
+		}
+		s.Stream.FlowEnd(f, s.onRaw)
+	}
+	if s.App != nil && s.Detect != nil && s.App.Pending(f) {
+		for d := 0; d < 2; d++ {
+			if !s.endDone[d] {
+				s.inspectPseudo(f, d, nil)
+			}
+		}
+	}
+	s.ending = nil
+	if s.App != nil {
+		s.App.FlowEnding(f)
+		if !s.endDone[0] && !s.endDone[1] {
+			s.pseudo = packet.Packet{Origin: packet.OriginFlowTimeout, Flags: packet.FlagPseudo}
+		}
+		s.pseudo.TimeNs = f.LastNs
+		s.writeRecords(&s.pseudo)
+		s.App.Release(f)
+	}
+	s.logFlow(f, reason)
+}
+
+// rawAtEnd is the stream tracker's FlowEnd callback: data of direction dir
+// that raw inspection has not seen yet.
+func (s *Single) rawAtEnd(_ *stream.Session, dir stream.Dir, data []byte) {
+	f := s.ending
+	if f == nil || s.Detect == nil {
+		return
+	}
+	s.inspectPseudo(f, int(dir)&1, data)
+}
+
+// inspectPseudo runs detection on a pseudo packet of direction d (0 to
+// server) of flow f carrying the stream data raw (may be nil) and the
+// flow's transactions.
+func (s *Single) inspectPseudo(f *flow.Flow, d int, raw []byte) {
+	p := &s.pseudo
+	*p = packet.Packet{}
+	p.Origin = packet.OriginFlowTimeout
+	p.TimeNs = f.LastNs
+	p.IPProto = f.Key.Proto
+	p.Flags = packet.FlagPseudo | packet.FlagEstablished
+	if f.Key.SrcAddr().Is4() {
+		p.Flags |= packet.FlagIPv4
+	} else {
+		p.Flags |= packet.FlagIPv6
+	}
+	switch f.Key.Proto {
+	case packet.ProtoTCP:
+		p.Flags |= packet.FlagTCP
+	case packet.ProtoUDP:
+		p.Flags |= packet.FlagUDP
+	}
+	c, sv := f.Key.SrcAddr(), f.Key.DstAddr()
+	cp, sp := f.Key.SrcPort, f.Key.DstPort
+	if d == 0 {
+		p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = c, sv, cp, sp
+		p.Flags |= packet.FlagToServer
+	} else {
+		p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = sv, c, sp, cp
+		p.Flags |= packet.FlagToClient
+	}
+	p.VLAN = f.Key.VLAN
+	for p.VLANCount < packet.MaxVLAN && p.VLAN[p.VLANCount] != 0 {
+		p.VLANCount++
+	}
+	p.PayloadOff, p.L3Off, p.L4Off = -1, -1, -1
+	s.endDone[d] = true
+	s.Counters.PseudoPackets++
+	s.detect(p, f, raw)
 }
 
 // logFlow writes the EVE flow record of an ended flow.
@@ -162,7 +260,7 @@ func (s *Single) Run(ctx context.Context, sigs []*engine.Signature) error {
 	}
 	s.Flows.Flush(func(f *flow.Flow) {
 		s.Counters.FlowsAtEnd++
-		s.logFlow(f, "shutdown")
+		s.endFlow(f, "shutdown")
 	})
 	if ferr := s.flushOutputs(); ferr != nil && runErr == nil {
 		runErr = ferr
@@ -221,7 +319,7 @@ func (s *Single) inspect(p *packet.Packet) {
 				if s.onExpire == nil {
 					s.onExpire = func(f *flow.Flow) {
 						s.Counters.FlowsExpired++
-						s.logFlow(f, "timeout")
+						s.endFlow(f, "timeout")
 					}
 				}
 				s.Flows.Expire(p.TimeNs, s.onExpire)
@@ -238,45 +336,140 @@ func (s *Single) inspect(p *packet.Packet) {
 	} else {
 		c.NotIP++
 	}
+	var sess *stream.Session
+	if f != nil {
+		if s.App != nil {
+			s.App.Begin(p, f)
+		}
+		if s.Stream != nil && p.IsTCP() {
+			sess = s.Stream.Process(p, f)
+			if p.Verdict == packet.VerdictDrop && s.Opts.IPS {
+				c.Dropped++
+			}
+		} else if s.App != nil && p.IsUDP() {
+			s.App.UDP(p, f)
+		}
+	}
 	if s.Detect == nil {
+		if s.App != nil && f != nil {
+			s.App.Views(p, f)
+			s.writeRecords(p)
+			s.App.Done(f)
+		}
 		return
 	}
+	var raw []byte
+	dir := stream.ToServer
+	if p.Flags&packet.FlagToClient != 0 {
+		dir = stream.ToClient
+	}
+	if sess != nil {
+		raw, _ = sess.RawData(dir)
+		if s.App != nil {
+			if enc, pol := s.App.Encrypted(f); enc && pol != applayer.EncryptionFull {
+				// Encrypted TLS: no raw stream inspection of ciphertext.
+				sess.RawConsume(dir, sess.RawPending(dir))
+				raw = nil
+			}
+		}
+	}
 	c.Inspected++
-	matches := s.Detect.Inspect(p, f)
+	s.detect(p, f, raw)
+	if sess != nil && len(raw) > 0 {
+		sess.RawConsume(dir, sess.RawPending(dir))
+	}
+	if s.App != nil && f != nil {
+		s.writeRecords(p)
+		s.App.Done(f)
+	}
+}
+
+// detect runs detection on p (a captured or a pseudo packet) with the
+// stream data raw and the transactions the app layer has for it, and
+// writes the alerts.
+func (s *Single) detect(p *packet.Packet, f *flow.Flow, raw []byte) {
+	c := &s.Counters
+	var views []*applayer.View
+	if s.App != nil && f != nil {
+		views = s.App.Views(p, f)
+	}
+	s.Detect.SetStream(raw, p.Flags&packet.FlagStreamData != 0)
+	var matches []engine.Match
+	var first *applayer.View
+	if len(views) > 0 {
+		first = views[0]
+		matches = s.Detect.InspectApp(p, f, first)
+	} else {
+		matches = s.Detect.InspectApp(p, f, nil)
+	}
+	s.emit(p, f, matches, first, raw)
+	for i := 1; i < len(views); i++ {
+		s.emit(p, f, s.Detect.InspectTx(p, f, views[i]), views[i], raw)
+	}
 	// The verdict holds even when no alert is written (noalert, suppress).
 	verdict := s.Detect.Verdict()
-	if s.Opts.IPS && (verdict == packet.VerdictDrop || verdict == packet.VerdictReject) {
+	if s.Opts.IPS && (verdict == packet.VerdictDrop || verdict == packet.VerdictReject) && p.Flags&packet.FlagPseudo == 0 {
 		p.Verdict = verdict
 		c.Dropped++
 	}
+}
+
+// emit writes the alerts of matches; v is the transaction they inspected
+// (nil for none), raw the stream data given to detection.
+func (s *Single) emit(p *packet.Packet, f *flow.Flow, matches []engine.Match, v *applayer.View, raw []byte) {
 	if len(matches) == 0 {
 		return
 	}
+	c := &s.Counters
 	var flowID uint64
 	if f != nil {
 		flowID = f.ID
-	}
-	if f != nil {
 		f.Alerted = true
 		s.fillFlow(f)
 		s.alert.Flow = &s.flowInfo
+		s.alert.AppProto = f.AppProto.String()
 	} else {
 		s.alert.Flow = nil
+		s.alert.AppProto = ""
 	}
 	for i := range matches {
-		sig := matches[i].Sig
-		s.fillAlert(sig, matches[i].Action, p)
+		m := &matches[i]
+		sig := m.Sig
+		s.fillAlert(sig, m.Action, p)
+		a := &s.alert
+		a.Stream = m.Stream || p.Flags&packet.FlagPseudo != 0
+		a.HasTx, a.TxID = false, 0
+		if m.Tx && v != nil && v.HasTx {
+			a.HasTx, a.TxID = true, v.TxID
+		}
+		s.fillApp(a, m, v, raw)
 		s.AlertsBySig[sig.Num]++
 		c.Alerts++
 		if s.EVE != nil {
-			if err := s.EVE.Alert(p, flowID, &s.alert); err != nil {
+			if err := s.EVE.Alert(p, flowID, a); err != nil {
 				c.OutputErrors++
 			}
 		}
 		if s.Fast != nil {
-			if err := s.Fast.Alert(p, &s.alert); err != nil {
+			if err := s.Fast.Alert(p, a); err != nil {
 				c.OutputErrors++
 			}
+		}
+	}
+}
+
+// writeRecords writes the app layer's EVE records of the current packet.
+func (s *Single) writeRecords(p *packet.Packet) {
+	if s.App == nil {
+		return
+	}
+	recs := s.App.Records()
+	if s.EVE == nil || len(recs) == 0 {
+		return
+	}
+	for i := range recs {
+		if err := s.writeRecord(p, &recs[i]); err != nil {
+			s.Counters.OutputErrors++
 		}
 	}
 }
@@ -308,4 +501,43 @@ func (s *Single) fillFlow(f *flow.Flow) {
 	fi.PktsToServer, fi.PktsToClient = f.PktsToServer, f.PktsToClient
 	fi.BytesToServer, fi.BytesToClient = f.BytesToServer, f.BytesToClient
 	fi.StartNs = f.StartNs
+}
+
+// fillApp adds the transaction's app-layer object to an alert that
+// inspected it (Suricata writes the http/dns/tls object of the alert's
+// transaction), and the stream data a stream match matched.
+func (s *Single) fillApp(a *output.AlertInfo, m *engine.Match, v *applayer.View, raw []byte) {
+	a.HTTP, a.DNS, a.TLS = nil, nil, nil
+	a.StreamData = nil
+	if m.Stream {
+		a.StreamData = raw
+	}
+	if v == nil {
+		return
+	}
+	switch {
+	case v.HTTP != nil:
+		a.HTTP = v.HTTP
+	case v.DNS != nil:
+		a.DNS = v.DNS
+	case v.TLS != nil:
+		a.TLS = v.TLS
+	}
+}
+
+// writeRecord writes one app-layer record: endpoints in the flow's
+// orientation, the current packet's time.
+func (s *Single) writeRecord(p *packet.Packet, r *applayer.Record) error {
+	f := r.Flow
+	s.fillFlow(f)
+	fi := &s.flowInfo
+	switch r.Kind {
+	case applayer.RecordHTTP:
+		return s.EVE.HTTP(p, f.ID, fi, r.HTTP)
+	case applayer.RecordDNS:
+		return s.EVE.DNS(p, f.ID, fi, r.DNS, r.TxID)
+	case applayer.RecordTLS:
+		return s.EVE.TLS(p, f.ID, fi, r.TLS)
+	}
+	return nil
 }

@@ -6,11 +6,13 @@ import (
 	"os"
 	"testing"
 
+	"github.com/vigil-ids/vigil/dataplane/applayer"
 	"github.com/vigil-ids/vigil/dataplane/capture"
 	"github.com/vigil-ids/vigil/dataplane/capture/pcapfile"
 	"github.com/vigil-ids/vigil/dataplane/decode"
 	"github.com/vigil-ids/vigil/dataplane/flow"
 	"github.com/vigil-ids/vigil/dataplane/packet"
+	"github.com/vigil-ids/vigil/dataplane/stream"
 	"github.com/vigil-ids/vigil/detect/engine"
 	"github.com/vigil-ids/vigil/detect/rules"
 	"github.com/vigil-ids/vigil/output"
@@ -62,9 +64,16 @@ func newStages(t testing.TB, eve io.Writer) (Stages, []*engine.Signature) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	app := applayer.New(applayer.Config{})
+	tracker, err := stream.NewTracker(stream.Config{Consumer: app})
+	if err != nil {
+		t.Fatal(err)
+	}
 	st := Stages{
 		Decoder: decode.NewDecoder(decode.Options{Checksums: true}),
 		Flows:   flows,
+		Stream:  tracker,
+		App:     app,
 		Detect:  eng.NewThread(),
 	}
 	if eve != nil {

@@ -32,6 +32,9 @@ type Settings struct {
 	EVE  EVESettings
 	Fast FastSettings
 
+	Stream   StreamSettings
+	AppLayer AppLayerSettings
+
 	// Ignored lists top-level keys of the file that Vigil does not read yet,
 	// so that `vigil -T` can say so.
 	Ignored []string
@@ -64,6 +67,7 @@ var readKeys = map[string]bool{
 	"vars": true, "default-rule-path": true, "rule-files": true,
 	"classification-file": true, "reference-config-file": true, "threshold-file": true,
 	"packet-alert-max": true, "default-log-dir": true, "outputs": true,
+	"stream": true, "host-os-policy": true, "app-layer": true,
 }
 
 // DefaultSettings are the settings with no configuration file.
@@ -72,6 +76,8 @@ func DefaultSettings() *Settings {
 		PacketAlertMax: 15,
 		EVE:            EVESettings{Enabled: true, Filename: "eve.json", Metadata: true, Flow: true, FlowRecords: true},
 		Fast:           FastSettings{Enabled: true, Filename: "fast.log"},
+		Stream:         defaultStream(),
+		AppLayer:       defaultAppLayer(),
 	}
 }
 
@@ -111,6 +117,12 @@ func (t *Tree) Settings() (*Settings, error) {
 	}
 	if s.PacketAlertMax < 1 || s.PacketAlertMax > 65535 {
 		return nil, fmt.Errorf("packet-alert-max: %d is outside 1..65535", s.PacketAlertMax)
+	}
+	if err := t.readStream(s); err != nil {
+		return nil, err
+	}
+	if err := t.readAppLayer(s); err != nil {
+		return nil, err
 	}
 	if l, ok := t.List("outputs"); ok {
 		// A config with an outputs section decides which outputs run.

@@ -20,7 +20,7 @@ func write(t *testing.T, dir, name, body string) string {
 func TestIncludeAndSet(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "default.yaml", "vars:\n  address-groups:\n    HOME_NET: \"[1.2.3.0/24]\"\n    EXTERNAL_NET: any\npacket-alert-max: 10\n")
-	main := write(t, dir, "suricata.yaml", "%YAML 1.1\n---\ninclude: default.yaml\nvars:\n  address-groups:\n    HOME_NET: \"[5.6.7.0/24]\"\noutputs:\n  - fast:\n      enabled: yes\n      filename: f.log\n  - eve-log:\n      enabled: yes\n      types:\n        - alert:\n            payload: yes\n        - http\nstream:\n  midstream: false\n")
+	main := write(t, dir, "suricata.yaml", "%YAML 1.1\n---\ninclude: default.yaml\nvars:\n  address-groups:\n    HOME_NET: \"[5.6.7.0/24]\"\noutputs:\n  - fast:\n      enabled: yes\n      filename: f.log\n  - eve-log:\n      enabled: yes\n      types:\n        - alert:\n            payload: yes\n        - http\nstream:\n  midstream: true\n  reassembly:\n    depth: 2mb\nlogging:\n  default-log-level: notice\n")
 	tr, err := LoadFile(main)
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +53,11 @@ func TestIncludeAndSet(t *testing.T) {
 	if !s.Fast.Enabled || s.Fast.Filename != "f.log" {
 		t.Errorf("fast settings %+v", s.Fast)
 	}
-	if !reflect.DeepEqual(s.Ignored, []string{"stream"}) {
+	if !reflect.DeepEqual(s.Ignored, []string{"logging"}) {
 		t.Errorf("ignored keys %v", s.Ignored)
+	}
+	if !s.Stream.Midstream || s.Stream.Depth != 2<<20 || s.Stream.Memcap != 64<<20 || s.Stream.Inline != "auto" {
+		t.Errorf("stream settings %+v", s.Stream)
 	}
 }
 

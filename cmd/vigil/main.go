@@ -15,10 +15,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigil-ids/vigil/dataplane/applayer"
 	"github.com/vigil-ids/vigil/dataplane/capture/pcapfile"
 	"github.com/vigil-ids/vigil/dataplane/decode"
 	"github.com/vigil-ids/vigil/dataplane/defrag"
 	"github.com/vigil-ids/vigil/dataplane/flow"
+	"github.com/vigil-ids/vigil/dataplane/stream"
 	"github.com/vigil-ids/vigil/detect/engine"
 	"github.com/vigil-ids/vigil/detect/rules"
 	"github.com/vigil-ids/vigil/output"
@@ -255,11 +257,23 @@ func (e *engineRun) runPcap(began time.Time) error {
 	if err != nil {
 		return err
 	}
+	scfg, err := streamConfig(&s.Stream, a.simulateIPS)
+	if err != nil {
+		return err
+	}
+	app := applayer.New(appConfig(&s.AppLayer))
+	scfg.Consumer = app
+	tracker, err := stream.NewTracker(scfg)
+	if err != nil {
+		return err
+	}
 	st := pipeline.Stages{
 		Defrag:  reasm,
 		Source:  src,
 		Decoder: decode.NewDecoder(decode.Options{Checksums: a.checksum != "none"}),
 		Flows:   flows,
+		Stream:  tracker,
+		App:     app,
 	}
 	var eveFile, fastFile string
 	if s.EVE.Enabled {

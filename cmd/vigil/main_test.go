@@ -196,13 +196,19 @@ func TestSuricataConfigAndSet(t *testing.T) {
 		t.Errorf("fast.log written although disabled")
 	}
 	var sids []int
+	printable := 0
 	for _, ev := range readEVE(t, filepath.Join(dir, "renamed.json")) {
 		if ev["event_type"] == "alert" {
 			sids = append(sids, int(ev["alert"].(map[string]any)["signature_id"].(float64)))
-			if _, ok := ev["payload_printable"]; !ok {
-				t.Errorf("payload_printable missing although configured")
+			if _, ok := ev["payload_printable"]; ok {
+				printable++
 			}
 		}
+	}
+	// Alerts on a packet without payload (a transaction inspected on the
+	// acknowledging packet) have no payload to print.
+	if printable == 0 {
+		t.Errorf("payload_printable missing although configured")
 	}
 	sort.Ints(sids)
 	for _, s := range sids {

@@ -423,14 +423,21 @@ func TestIPv4Options(t *testing.T) {
 		Options: []layers.IPv4Option{
 			{OptionType: 0x94, OptionLength: 4, OptionData: []byte{0, 0}},          // router alert
 			{OptionType: 0x07, OptionLength: 7, OptionData: []byte{4, 0, 0, 0, 0}}, // record route
-			{OptionType: 0x01},
+			{OptionType: 0x01}, {OptionType: 0x01}, {OptionType: 0x01}, {OptionType: 0x01}, {OptionType: 0x01},
 		}}
 	udp := &layers.UDP{SrcPort: 7, DstPort: 9}
 	udp.SetNetworkLayerForChecksum(ip)
 	p, _ := decodeFrame(t, packet.LinkIPv4, serialize(t, ip, udp))
 	wantNoEvents(t, p)
 	want := IPOptBit(IPOptRTRALT) | IPOptBit(IPOptRR) | IPOptBit(IPOptNOP)
-	if p.IPv4Opts&want != want || p.L3Len != 32 || !p.IsUDP() {
+	if p.IPv4Opts&want != want || p.L3Len != 36 || !p.IsUDP() {
 		t.Fatalf("opts %#x l3len %d", p.IPv4Opts, p.L3Len)
+	}
+	// 12 bytes of options: not a multiple of 8, which Suricata flags
+	// (ipv4.opt_pad_required) while decoding on.
+	ip.Options = ip.Options[:3]
+	p, _ = decodeFrame(t, packet.LinkIPv4, serialize(t, ip, udp))
+	if !p.HasEvent(EvIPv4OptPadRequired) || p.Flags&packet.FlagMalformed != 0 || !p.IsUDP() || p.L3Len != 32 {
+		t.Fatalf("12-byte options: events %v flags %#x l3len %d", p.Events[:p.NumEvents], p.Flags, p.L3Len)
 	}
 }

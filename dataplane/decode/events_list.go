@@ -123,6 +123,7 @@ const (
 	EvCHDLCPktTooSmall                             // chdlc.pkt_too_small
 	EvTooManyLayers                                // too_many_layers
 	EvAFPacketTruncPkt                             // afpacket.trunc_pkt
+	EvGREVersion0MalformedSREHdr                   // gre.version0_malformed_sre_hdr
 
 	// NumDecoderEvents is one past the last decoder event id.
 	NumDecoderEvents
@@ -243,4 +244,5 @@ var decoderEventNames = [NumDecoderEvents]string{
 	EvCHDLCPktTooSmall:              "chdlc.pkt_too_small",
 	EvTooManyLayers:                 "too_many_layers",
 	EvAFPacketTruncPkt:              "afpacket.trunc_pkt",
+	EvGREVersion0MalformedSREHdr:    "gre.version0_malformed_sre_hdr",
 }

@@ -101,6 +101,15 @@ func (d *Decoder) decodeIPv4(p *packet.Packet, off int) {
 		d.Stats.OtherL4++
 		p.PayloadOff, p.PayloadLen = l4off, l4len
 		d.invalid(p, EvIPv4ICMPv6)
+	case protoGRE:
+		d.Stats.GRE++
+		if frag {
+			// A first fragment's GRE header may be cut: defrag's
+			// reassembled packet is validated instead.
+			p.PayloadOff, p.PayloadLen = l4off, l4len
+			return
+		}
+		d.decodeGRE(p, l4off, l4len)
 	default:
 		d.countOtherL4(p.IPProto)
 		p.PayloadOff, p.PayloadLen = l4off, l4len
@@ -111,7 +120,7 @@ func (d *Decoder) countOtherL4(proto uint8) {
 	switch proto {
 	case packet.ProtoSCTP:
 		d.Stats.SCTP++
-	case 47:
+	case protoGRE:
 		d.Stats.GRE++
 	case 50:
 		d.Stats.ESP++
@@ -125,6 +134,11 @@ func (d *Decoder) countOtherL4(proto uint8) {
 // invalid, which makes the whole packet invalid.
 func (d *Decoder) ipv4Options(p *packet.Packet, o []byte) bool {
 	var seen uint32 // options stored once (duplicate detection)
+	// As Suricata: an options area that is not a multiple of 8 bytes
+	// raises ipv4.opt_pad_required (a warning; decoding goes on).
+	if len(o)%8 != 0 {
+		d.event(p, EvIPv4OptPadRequired)
+	}
 	for len(o) > 0 {
 		t := o[0]
 		p.IPv4Opts |= IPOptBit(t)

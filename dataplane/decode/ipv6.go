@@ -267,7 +267,15 @@ func (d *Decoder) ipv6ExtHeaders(p *packet.Packet, off, plen int) {
 			d.Stats.OtherL4++
 			p.PayloadOff, p.PayloadLen = off+40+pos, rem
 			return
-		case nhGRE, nhSCTP:
+		case nhGRE:
+			d.Stats.GRE++
+			if frag {
+				p.PayloadOff, p.PayloadLen = off+40+pos, rem
+				return
+			}
+			d.decodeGRE(p, off+40+pos, rem)
+			return
+		case nhSCTP:
 			d.countOtherL4(nh)
 			p.PayloadOff, p.PayloadLen = off+40+pos, rem
 			return

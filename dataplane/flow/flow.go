@@ -142,6 +142,9 @@ type Flow struct {
 	// Alerted is set by the pipeline when a packet of the flow raised an
 	// alert (EVE flow.alerted).
 	Alerted bool
+	// AppState is the app layer's handle of the flow's parser state
+	// (package applayer); 0 when it has none.
+	AppState uint32
 
 	// Table bookkeeping. Indexes are slot+1, 0 meaning none.
 	hash     uint32
@@ -200,3 +203,24 @@ const (
 	AppProtoWebSocket
 	AppProtoFailed
 )
+
+var appProtoNames = [...]string{
+	AppProtoUnknown: "", AppProtoHTTP1: "http", AppProtoHTTP2: "http2", AppProtoDNS: "dns",
+	AppProtoTLS: "tls", AppProtoSMTP: "smtp", AppProtoFTP: "ftp", AppProtoFTPData: "ftp-data",
+	AppProtoSSH: "ssh", AppProtoSMB: "smb", AppProtoDCERPC: "dcerpc", AppProtoNFS: "nfs",
+	AppProtoIMAP: "imap", AppProtoPOP3: "pop3", AppProtoKRB5: "krb5", AppProtoDHCP: "dhcp",
+	AppProtoSNMP: "snmp", AppProtoSIP: "sip", AppProtoRDP: "rdp", AppProtoMQTT: "mqtt",
+	AppProtoModbus: "modbus", AppProtoDNP3: "dnp3", AppProtoENIP: "enip", AppProtoNTP: "ntp",
+	AppProtoTFTP: "tftp", AppProtoIKE: "ike", AppProtoQUIC: "quic", AppProtoRFB: "rfb",
+	AppProtoTelnet: "telnet", AppProtoPgSQL: "pgsql", AppProtoLDAP: "ldap",
+	AppProtoWebSocket: "websocket", AppProtoFailed: "failed",
+}
+
+// String returns the protocol's name as EVE writes app_proto ("http",
+// "dns", "tls", "failed"); "" for AppProtoUnknown.
+func (a AppProto) String() string {
+	if int(a) < len(appProtoNames) {
+		return appProtoNames[a]
+	}
+	return ""
+}

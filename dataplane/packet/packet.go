@@ -110,6 +110,13 @@ const (
 	FlagIPv6Frag                       // IPv6 fragment header present (IPv6FragOff/ID valid)
 	FlagTCPNoOpts                      // reserved
 	FlagMalformed                      // decoding stopped early: offsets past the failing layer are absent
+	// FlagStreamData is set by stream tracking: the packet's TCP payload
+	// was taken into reassembly (in window, within depth and memcap), so
+	// detection inspects it as part of the reassembled stream.
+	FlagStreamData
+	// FlagPseudo marks a packet the engine made up (stream data flushed at
+	// flow end or timeout) rather than one that was captured.
+	FlagPseudo
 )
 
 // IPv6 extension headers seen, as bits of Packet.IPv6Exts.

@@ -294,6 +294,7 @@ func (t *Tracker) insert(s *Session, dir Dir, p *packet.Packet, seq uint32, data
 			t.depth(s, dir, p)
 		}
 	}
+	p.Flags |= packet.FlagStreamData
 	// Data already exposed cannot change: compare what is still kept.
 	if seqLT(seq, h.frozen) {
 		n := uint32(len(data))
@@ -316,12 +317,14 @@ func (t *Tracker) insert(s *Session, dir Dir, p *packet.Packet, seq uint32, data
 	// Room.
 	need := int(end - h.base)
 	if need > t.cfg.MaxBuffer {
+		p.Flags &^= packet.FlagStreamData
 		t.memcapHit(s, p, false)
 		return false
 	}
 	if need > len(h.buf) {
 		nb := t.pool.get(need)
 		if nb == nil {
+			p.Flags &^= packet.FlagStreamData
 			t.memcapHit(s, p, false)
 			return false
 		}

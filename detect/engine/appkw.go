@@ -11,7 +11,7 @@ import (
 
 // App-layer keywords that are not buffers: app-layer-protocol, numeric
 // transaction fields (tls.version, ssl_version, ssl_state, dns.opcode,
-// dns.rrtype, tls.cert_expired, tls.cert_valid), buffer lengths (bsize,
+// dns.rcode, dns.rrtype, tls.cert_expired, tls.cert_valid), buffer lengths (bsize,
 // urilen), base64_decode / base64_data, and keywords that are accepted and
 // recorded without an effect on matching yet (stream_size, bypass,
 // flow.age).
@@ -172,6 +172,33 @@ func setupDNSRRType(b *builder, o rules.Option) error {
 	return nil
 }
 
+// dnsRcodes are the names dns.rcode accepts besides numbers (RFC 1035,
+// 2136, 8490), upper or lower case.
+var dnsRcodes = map[string]uint64{
+	"noerror": 0, "formerr": 1, "servfail": 2, "nxdomain": 3, "notimp": 4, "refused": 5,
+	"yxdomain": 6, "yxrrset": 7, "nxrrset": 8, "notauth": 9, "notzone": 10, "dsotypeni": 11,
+}
+
+// setupDNSRcode parses dns.rcode:[!]N, [!]N-M (the uint syntax) or
+// [!]NAME (nxdomain, servfail, ...).
+func setupDNSRcode(b *builder, o rules.Option) error {
+	v := strings.TrimSpace(o.Value)
+	neg := strings.HasPrefix(v, "!")
+	name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(v, "!")))
+	if n, ok := dnsRcodes[name]; ok {
+		v = strconv.FormatUint(n, 10)
+		if neg {
+			v = "!" + v
+		}
+	}
+	u, err := parseUint(v, 255)
+	if err != nil {
+		return err
+	}
+	b.sig.fields = append(b.sig.fields, fieldMatch{id: FieldDNSRcode, u: u})
+	return nil
+}
+
 func setupCertFlag(id FieldID) func(b *builder, o rules.Option) error {
 	return func(b *builder, o rules.Option) error {
 		if err := noValue(o); err != nil {
@@ -320,6 +347,7 @@ func init() {
 	register(&keyword{name: "ssl_state", setup: setupBitField(FieldSSLState, sslStateBits, "|", false)})
 	register(&keyword{name: "dns.opcode", setup: setupUintField(FieldDNSOpcode, 15)})
 	register(&keyword{name: "dns.rrtype", setup: setupDNSRRType})
+	register(&keyword{name: "dns.rcode", setup: setupDNSRcode})
 	register(&keyword{name: "tls.cert_expired", setup: setupCertFlag(FieldTLSCertExpired)})
 	register(&keyword{name: "tls_cert_expired", setup: setupCertFlag(FieldTLSCertExpired)})
 	register(&keyword{name: "tls.cert_valid", setup: setupCertFlag(FieldTLSCertValid)})

@@ -190,6 +190,7 @@ func init() {
 	// dns.query is the request's query name, as in Suricata 7, which the
 	// rule sets are written for (Suricata 8 also inspects it in responses).
 	addBuffer("dns.query", ts, protoDNS, true, 2, "dns_query")
+	addBuffer("dns.query.name", both, protoDNS, true, 2)
 	addBuffer("dns.queries.rrname", both, protoDNS, true, 2)
 	addBuffer("dns.answers.rrname", tc, protoDNS, true, 2)
 	addBuffer("dns.authorities.rrname", tc, protoDNS, true, 2)
@@ -469,5 +470,6 @@ const (
 	FieldTLSCertExpired                // 1 when the server certificate has expired
 	FieldTLSCertValid                  // 1 when the server certificate is valid now
 	FieldAppEvents                     // reserved: app-layer event bits
+	FieldDNSRcode                      // DNS header rcode of the message in the packet's direction (dns.rcode)
 	numFields
 )

@@ -137,6 +137,10 @@ type Signature struct {
 	// dir is the direction the signature inspects (0: either), from flow
 	// and its buffers.
 	dir Direction
+	// payloadMode says whether pkt_data inspection sees the packet
+	// payload, the reassembled stream, or both (see payloadModeOf).
+	payloadMode     payloadMode
+	inspectsPayload bool // some list inspects pkt_data
 	// stream: stream_size is used; it needs reassembled stream state,
 	// which detection does not receive yet, so the signature cannot
 	// match.

@@ -98,6 +98,8 @@ func FuzzCompileRule(f *testing.F) {
 		`xbits:set,a,track ip_pair,expire 5; xbits:isnotset,a,track ip_src;`,
 		`content:"/a"; http_uri; content:"b"; http_uri; distance:0; pcre:"/x/UR"; urilen:<9;`,
 		`http.uri; to_lowercase; content:"a"; bsize:>1; dns.query; content:"b";`,
+		`http.referer; absent: or_else; content:!"x"; http.user_agent; absent;`, `dns.rcode:!nxdomain; dns.rcode:1-4;`,
+		`dns.query; domain; content:"a.io"; endswith; tls.sni; tld; content:"io";`,
 	} {
 		f.Add(o, []byte("abc\x00\xff"))
 	}

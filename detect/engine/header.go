@@ -105,6 +105,7 @@ type flowMatch struct {
 	require uint32 // packet flag bits that must be set
 	forbid  uint32 // packet flag bits that must be clear
 	frag    int8   // +1 only_frag (reassembled from fragments), -1 no_frag, 0 either
+	stream  int8   // +1 only_stream, -1 no_stream, 0 the signature's default
 }
 
 func (f *flowMatch) match(p *packet.Packet) bool {
@@ -155,10 +156,12 @@ func parseFlow(v string) (flowMatch, error) {
 			f.forbid |= packet.FlagEstablished
 		case "stateless":
 			err = set(&state, o, "state")
-		case "only_stream", "no_stream":
-			// Accepted: stream/packet payload selection comes with
-			// stream reassembly feeding detection.
+		case "only_stream":
 			err = set(&stream, o, "stream mode")
+			f.stream = 1
+		case "no_stream":
+			err = set(&stream, o, "stream mode")
+			f.stream = -1
 		case "only_frag":
 			err = set(&frag, o, "fragment mode")
 			f.frag = 1

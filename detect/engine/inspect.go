@@ -10,6 +10,9 @@ type bufList struct {
 	steps []step
 	// variant is the engine-wide index of (id, xf), set by Compile.
 	variant int
+	// absent is the list's absent keyword (absent.go): absentNone, or
+	// absentOnly / absentOrElse, which match when the buffer is missing.
+	absent uint8
 }
 
 // variantKey identifies a buffer with its transform chain.

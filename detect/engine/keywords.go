@@ -205,6 +205,9 @@ func compileRule(r *rules.Rule, cc *compileCtx) (*Signature, error) {
 // pattern.
 func (b *builder) finish() (string, error) {
 	s := b.sig
+	if kw, err := checkAbsent(s); err != nil {
+		return kw, err
+	}
 	for bi := range s.bufs {
 		l := s.bufs[bi].steps
 		for i := range l {
@@ -240,13 +243,13 @@ func (b *builder) finish() (string, error) {
 	for i := range s.bufs {
 		bl := &s.bufs[i]
 		if len(bl.steps) == 0 {
-			if bl.id == BufPktData && len(bl.xf) == 0 {
+			if bl.id == BufPktData && len(bl.xf) == 0 || bl.absent != absentNone {
 				continue
 			}
 			return bl.id.String(), errFmt("sticky buffer %s has no inspection keyword after it", bl.id)
 		}
 	}
-	s.bufs = slices.DeleteFunc(s.bufs, func(bl bufList) bool { return len(bl.steps) == 0 })
+	s.bufs = slices.DeleteFunc(s.bufs, func(bl bufList) bool { return len(bl.steps) == 0 && bl.absent == absentNone })
 	// Link base64_decode steps to the base64_data list.
 	for i := range s.bufs {
 		if s.bufs[i].id != BufBase64Data {
@@ -306,6 +309,7 @@ func (b *builder) finish() (string, error) {
 		dir = flowDir
 	}
 	s.dir = dir
+	s.payloadMode = payloadModeOf(s)
 
 	// Fast pattern: the content marked fast_pattern; else, among the
 	// non-negated contents of the buffers of best (lowest) priority, the
@@ -315,7 +319,7 @@ func (b *builder) finish() (string, error) {
 	var bestPrio, bestLen, bestStrength int
 	for li := range s.bufs {
 		bl := &s.bufs[li]
-		if bl.id == BufBase64Data {
+		if bl.id == BufBase64Data || bl.absent != absentNone {
 			continue
 		}
 		prio := buffers[bl.id].Priority

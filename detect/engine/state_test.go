@@ -166,7 +166,11 @@ func TestThresholdKeyword(t *testing.T) {
 		{`threshold:type threshold, track by_rule, count 1, seconds 60;`, 5, 1e9, 5},
 		{`threshold:type both, track by_dst, count 3, seconds 60;`, 10, 1e9, 1},
 		{`detection_filter:track by_src, count 3, seconds 60;`, 10, 1e9, 7},
-		{`threshold:type backoff, track by_flow, count 2, multiplier 3;`, 20, 1e9, 4}, // 1, 2, 6, 18
+		// backoff alerts at count, count*mult, ... (Suricata's docs).
+		{`threshold:type backoff, track by_flow, count 2, multiplier 3;`, 20, 1e9, 3},   // 2, 6, 18
+		{`threshold:type backoff, track by_flow, count 1, multiplier 10;`, 120, 1e9, 3}, // 1, 10, 100
+		{`threshold:type backoff, track by_flow, count 5, multiplier 5;`, 30, 1e9, 2},   // 5, 25
+		{`threshold:type backoff, track by_flow, count 2, multiplier 10;`, 19, 1e9, 1},  // 2 (detect-flow-pkts-either)
 	}
 	for _, c := range cases {
 		e := compile(t, rule(`content:"x"; `+c.opts))

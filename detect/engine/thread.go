@@ -18,6 +18,12 @@ type Match struct {
 	// Action is the action that applies: the signature's, or the
 	// new_action of a rate_filter that is in effect.
 	Action rules.Action
+	// Stream: the signature matched the reassembled stream data given
+	// with SetStream, not the packet's own payload.
+	Stream bool
+	// Tx: the signature inspected the app-layer transaction given to
+	// InspectApp/InspectTx (it alerts once per transaction).
+	Tx bool
 }
 
 // Counters are a thread's detection counters. They only grow.
@@ -53,6 +59,7 @@ type Thread struct {
 
 	verdict packet.Verdict
 	passed  bool
+	nAlerts int // alerts returned for the current packet (PacketAlertMax)
 	// inspection state of the current buffer
 	bufOff int // Suricata's det_ctx->buffer_offset: end of the last match
 	budget int // remaining inspection steps for the current signature
@@ -62,8 +69,15 @@ type Thread struct {
 	pcre *pcre.Scratch
 	// thr holds threshold counters (threshold.go).
 	thr map[thrKey]thrState
-	// app is the app-layer state of the packet being inspected.
-	app AppState
+	// app is the app-layer state of the packet being inspected; txs its
+	// per-transaction match memory (nil when app has none); txOnly
+	// restricts an inspection to transaction signatures (InspectTx).
+	app    AppState
+	txs    *TxState
+	txOnly bool
+	// stream is the reassembled stream input of the next inspection
+	// (SetStream); cleared after each.
+	stream streamInput
 	// mark[num] == gen when signature num is already a candidate of the
 	// current packet.
 	mark []uint32
@@ -118,15 +132,81 @@ func (t *Thread) Inspect(p *packet.Packet, f *flow.Flow) []Match {
 func (t *Thread) InspectApp(p *packet.Packet, f *flow.Flow, app AppState) []Match {
 	t.c.Packets++
 	t.out = t.out[:0]
-	t.hits = t.hits[:0]
+	t.nAlerts = 0
 	t.verdict = packet.VerdictForward
 	t.passed = false
 	t.tagged = false
-	t.app = app
-	defer func() { t.app = nil }()
-	e := t.e
-	if e.hasTag {
+	if t.e.hasTag {
 		t.checkTags(p, f)
+	}
+	return t.run(p, f, app)
+}
+
+// InspectTx runs only the transaction signatures (those inspecting
+// app-layer buffers or fields) on one more transaction of the packet last
+// given to InspectApp, as Suricata inspects every transaction a packet
+// updated. It returns the alerts of this transaction only, in signature
+// order; PacketAlertMax counts the alerts of InspectApp and every InspectTx
+// of the packet together, and the verdict accumulates. Call it after
+// InspectApp for the same packet.
+func (t *Thread) InspectTx(p *packet.Packet, f *flow.Flow, app AppState) []Match {
+	t.out = t.out[:0]
+	if t.passed {
+		return t.out
+	}
+	t.txOnly = true
+	out := t.run(p, f, app)
+	t.txOnly = false
+	return out
+}
+
+// SetStream gives the next InspectApp the reassembled stream data of the
+// packet's direction that is ready for raw inspection (nil: none), and
+// says whether the packet's own payload was taken into that stream
+// (packet.FlagStreamData), in which case stream-only signatures do not
+// inspect it as a packet. It applies to one InspectApp (and the InspectTx
+// calls that follow it) only.
+func (t *Thread) SetStream(data []byte, stateful bool) {
+	t.stream = streamInput{data: data, stateful: stateful}
+}
+
+// TxState remembers which signatures alerted on one app-layer
+// transaction, so that each alerts once per transaction (Suricata's
+// per-transaction detect state). The app layer keeps one per transaction
+// and hands it over through an AppState that implements TxStater.
+type TxState struct{ done []uint32 }
+
+// Reset forgets every signature (for a recycled transaction).
+func (s *TxState) Reset() { s.done = s.done[:0] }
+
+func (s *TxState) has(num uint32) bool {
+	for _, n := range s.done {
+		if n == num {
+			return true
+		}
+	}
+	return false
+}
+
+// TxStater is implemented by an AppState that carries its transaction's
+// TxState.
+type TxStater interface{ TxState() *TxState }
+
+// isTx reports whether s inspects app-layer transaction data.
+func (s *Signature) isTx() bool { return s.appBufs || len(s.fields) > 0 }
+
+// run is the body of InspectApp and InspectTx.
+func (t *Thread) run(p *packet.Packet, f *flow.Flow, app AppState) []Match {
+	t.hits = t.hits[:0]
+	t.app = app
+	t.txs = nil
+	if ts, ok := app.(TxStater); ok {
+		t.txs = ts.TxState()
+	}
+	defer func() { t.app, t.txs = nil, nil }()
+	e := t.e
+	if !t.txOnly {
+		defer func() { t.stream = streamInput{} }()
 	}
 	gi := groupOf(p)
 	di := dirGroupNone
@@ -156,16 +236,44 @@ func (t *Thread) InspectApp(p *packet.Packet, f *flow.Flow, app AppState) []Matc
 		port = p.SrcPort
 	}
 	cands := t.collect(pg.base, p, payload, t.cands[:0])
-	if sub := pg.sub(port); sub != nil {
+	sub := pg.sub(port)
+	if sub != nil {
 		cands = t.collect(sub, p, payload, cands)
+	}
+	if sd := t.stream.data; len(sd) > 0 {
+		cands = t.collect(pg.base, p, sd, cands)
+		if sub != nil {
+			cands = t.collect(sub, p, sd, cands)
+		}
 	}
 	slices.Sort(cands)
 	t.cands = cands
+	pseudo := p.Flags&packet.FlagPseudo != 0
 	for _, num := range cands {
 		s := e.sigs[num]
+		tx := s.isTx()
+		if t.txOnly && !tx {
+			continue
+		}
+		// A pseudo packet (flow end) carries no packet of its own: only
+		// stream and transaction signatures inspect it (Suricata's
+		// "real packet" requirement of the others).
+		if pseudo && !tx && !(s.inspectsPayload && s.payloadMode != payloadPkt) {
+			continue
+		}
+		if tx && t.txs != nil && t.txs.has(num) {
+			continue
+		}
 		t.c.Evaluations++
-		if t.matchSig(s, p, f, payload) {
-			t.hits = append(t.hits, num)
+		if ok, viaStream := t.evalSig(s, p, f, payload); ok {
+			if tx && t.txs != nil {
+				t.txs.done = append(t.txs.done, num)
+			}
+			h := num
+			if viaStream {
+				h |= hitStream
+			}
+			t.hits = append(t.hits, h)
 			t.postMatch(s, f)
 			if len(s.xbWrite) > 0 {
 				t.xbitsWrite(s, p)
@@ -176,7 +284,9 @@ func (t *Thread) InspectApp(p *packet.Packet, f *flow.Flow, app AppState) []Matc
 		return t.out
 	}
 	max := e.cfg.PacketAlertMax
-	for _, num := range t.hits {
+	wasForward := t.verdict == packet.VerdictForward
+	for _, h := range t.hits {
+		num := h &^ hitStream
 		s := e.sigs[num]
 		res, act, silent := t.threshold(s, p, f)
 		if res == thrDrop {
@@ -204,17 +314,38 @@ func (t *Thread) InspectApp(p *packet.Packet, f *flow.Flow, app AppState) []Matc
 		if len(s.tags) > 0 {
 			t.applyTags(s, p, f)
 		}
-		if len(t.out) < max {
-			t.out = append(t.out, Match{Sig: s, Action: act})
+		if t.nAlerts < max {
+			t.out = append(t.out, Match{Sig: s, Action: act, Stream: h&hitStream != 0, Tx: s.isTx() && t.app != nil})
+			t.nAlerts++
 			t.c.Alerts++
 		} else {
 			t.c.AlertsDiscarded++
 		}
 	}
-	if t.verdict != packet.VerdictForward {
+	if wasForward && t.verdict != packet.VerdictForward {
 		t.c.Drops++
 	}
 	return t.out
+}
+
+// hitStream marks an entry of Thread.hits that matched on stream data.
+const hitStream = 1 << 31
+
+// evalSig evaluates s on the packet payload and/or the stream data given
+// with SetStream, as the signature's payloadMode says; viaStream reports
+// that the stream data matched.
+func (t *Thread) evalSig(s *Signature, p *packet.Packet, f *flow.Flow, payload []byte) (ok, viaStream bool) {
+	st := &t.stream
+	if s.payloadMode == payloadPkt || !s.inspectsPayload || (st.data == nil && !st.stateful) {
+		return t.matchSig(s, p, f, payload), false
+	}
+	if len(st.data) > 0 && t.matchSig(s, p, f, st.data) {
+		return true, true
+	}
+	if s.payloadMode == payloadPktStream || !st.stateful {
+		return t.matchSig(s, p, f, payload), false
+	}
+	return false, false
 }
 
 // collect appends to cands the signatures of g to evaluate for p: the
@@ -250,10 +381,15 @@ func (t *Thread) collect(g *signatureGroup, p *packet.Packet, payload []byte, ca
 			}
 		}
 	}
+	always := g.always0
 	if len(payload) > 0 {
-		cands = append(cands, g.always...)
-	} else {
-		cands = append(cands, g.always0...)
+		always = g.always
+	}
+	for _, num := range always {
+		if t.mark[num] != t.gen {
+			t.mark[num] = t.gen
+			cands = append(cands, num)
+		}
 	}
 	for side := 0; side < 2; side++ {
 		ix, a := &g.srcIdx, p.SrcIP
@@ -363,6 +499,10 @@ func (t *Thread) inspectList(bl *bufList, p *packet.Packet, payload []byte) bool
 	for inst := 0; ; inst++ {
 		buf, ok := t.rawBuffer(bl.id, inst, p, payload)
 		if !ok {
+			// A missing buffer matches only with absent (absent.go).
+			return inst == 0 && bl.absent != absentNone
+		}
+		if bl.absent == absentOnly {
 			return false
 		}
 		if len(bl.xf) > 0 {

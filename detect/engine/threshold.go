@@ -207,6 +207,13 @@ func (t *Thread) threshold(s *Signature, p *packet.Packet, f *flow.Flow) (thrRes
 		t.thr[key] = thrState{tv1: now, count: 1, next: td.count}
 		switch {
 		case td.typ == rules.TypeBackoff:
+			// Alerts at match count, count*mult, count*mult², ... (the
+			// first match only when count is 1; with a larger count the
+			// first match has no action either, as in Suricata).
+			if td.count > 1 {
+				return thrDrop, act, false
+			}
+			t.thr[key] = thrState{tv1: now, count: 1, next: backoffNext(1, td.mult)}
 			return thrAlert, act, false
 		case td.kind == rules.KindRateFilter:
 			return thrAlert, act, false
@@ -229,11 +236,7 @@ func (t *Thread) threshold(s *Signature, p *packet.Packet, f *flow.Flow) (thrRes
 		}
 		if st.count == st.next {
 			res = thrAlert
-			if uint64(st.next)*uint64(td.mult) < 1<<32 {
-				st.next *= td.mult
-			} else {
-				st.next = 0
-			}
+			st.next = backoffNext(st.next, td.mult)
 		} else {
 			res = thrSilent
 		}
@@ -326,4 +329,13 @@ func (t *Thread) sweepThresholds(now int64) {
 			delete(t.thr, k)
 		}
 	}
+}
+
+// backoffNext is the match count of the backoff alert after the one at
+// n; 0 (never) once it passes 2^32-1.
+func backoffNext(n, mult uint32) uint32 {
+	if v := uint64(n) * uint64(mult); v < 1<<32 {
+		return uint32(v)
+	}
+	return 0
 }

@@ -35,6 +35,8 @@ const (
 	xfHeaderLower
 	xfStripPseudo
 	xfPcre
+	xfDomain
+	xfTLD
 )
 
 var xformNames = map[string]xformKind{
@@ -51,6 +53,8 @@ var xformNames = map[string]xformKind{
 	"header_lowercase":     xfHeaderLower,
 	"strip_pseudo_headers": xfStripPseudo,
 	"pcrexform":            xfPcre,
+	"domain":               xfDomain,
+	"tld":                  xfTLD,
 }
 
 // transform is one compiled transform.
@@ -59,6 +63,7 @@ type transform struct {
 	key  []byte       // xor key
 	re   *pcre.Regexp // pcrexform: the buffer becomes the first capture group (or the whole match)
 	src  string       // pcrexform's pattern, for deduplication
+	psl  *suffixList  // domain, tld: the Public Suffix List (publicsuffix.go)
 }
 
 // key identifies a transform for buffer-variant deduplication.
@@ -113,6 +118,8 @@ func (x *transform) apply(dst, src []byte, ps *pcre.Scratch) []byte {
 			ms, me = gs, ge
 		}
 		dst = append(dst, src[ms:me]...)
+	case xfDomain, xfTLD:
+		return x.psl.apply(dst, src, x.kind == xfTLD)
 	case xfLower:
 		for _, c := range src {
 			dst = append(dst, lower[c])
@@ -239,6 +246,10 @@ func setupTransform(b *builder, o rules.Option) error {
 		b.sig.hasPcre = true
 	} else if err := noValue(o); err != nil {
 		return err
+	} else if kind == xfDomain || kind == xfTLD {
+		if x.psl, err = publicSuffixList(); err != nil {
+			return err
+		}
 	}
 	if !b.explicitBuf {
 		return errFmt("transforms need a sticky buffer before them")

@@ -37,7 +37,7 @@ const (
 	TypeLimit                          // alert at most count times per seconds
 	TypeThreshold                      // alert every count-th match within seconds
 	TypeBoth                           // alert once per seconds after count matches
-	TypeBackoff                        // alert on the 1st, count-th, count*multiplier-th, ... match (by_flow)
+	TypeBackoff                        // alert on the count-th, count*multiplier-th, count*multiplier²-th, ... match (by_flow)
 )
 
 var thresholdTypeNames = [...]string{"", "limit", "threshold", "both", "backoff"}
