@@ -36,6 +36,12 @@ type Options struct {
 	// FlowRecords writes an EVE "flow" record for every flow that ends
 	// (needs Stages.EVE).
 	FlowRecords bool
+	// NoAlertRecords leaves alerts out of EVE (eve-log types without
+	// alert); fast.log still gets them.
+	NoAlertRecords bool
+	// HTTPRecords, DNSRecords, TLSRecords and AnomalyRecords write those
+	// EVE record types (eve-log types: http, dns, tls, anomaly).
+	HTTPRecords, DNSRecords, TLSRecords, AnomalyRecords bool
 }
 
 // Counters are what one pipeline thread counts. Every packet that enters is
@@ -99,6 +105,7 @@ type Single struct {
 	nextExpire  int64
 	onExpire    func(*flow.Flow) // bound once: no closure per sweep
 	onRaw       func(*stream.Session, stream.Dir, []byte)
+	anomaly     output.AnomalyInfo
 	pseudo      packet.Packet // flow-end pseudo packet
 	ending      *flow.Flow    // flow whose end is being processed (onRaw)
 	endDone     [2]bool       // pseudo packet of that direction inspected
@@ -212,6 +219,7 @@ func (s *Single) logFlow(f *flow.Flow, reason string) {
 	r.State = f.State.String()
 	r.Reason = reason
 	r.Alerted = f.Alerted
+	r.AppProto = f.AppProto.String()
 	r.TCPFlagsTS, r.TCPFlagsTC = f.TCPFlagsToServer, f.TCPFlagsToClient
 	if err := s.EVE.Flow(f.ID, r); err != nil {
 		s.Counters.OutputErrors++
@@ -375,6 +383,9 @@ func (s *Single) inspect(p *packet.Packet) {
 	}
 	c.Inspected++
 	s.detect(p, f, raw)
+	if p.NumEvents > 0 && s.Opts.AnomalyRecords && s.EVE != nil {
+		s.packetAnomalies(p, f)
+	}
 	if sess != nil && len(raw) > 0 {
 		sess.RawConsume(dir, sess.RawPending(dir))
 	}
@@ -445,7 +456,7 @@ func (s *Single) emit(p *packet.Packet, f *flow.Flow, matches []engine.Match, v 
 		s.fillApp(a, m, v, raw)
 		s.AlertsBySig[sig.Num]++
 		c.Alerts++
-		if s.EVE != nil {
+		if s.EVE != nil && !s.Opts.NoAlertRecords {
 			if err := s.EVE.Alert(p, flowID, a); err != nil {
 				c.OutputErrors++
 			}
@@ -531,13 +542,57 @@ func (s *Single) writeRecord(p *packet.Packet, r *applayer.Record) error {
 	f := r.Flow
 	s.fillFlow(f)
 	fi := &s.flowInfo
-	switch r.Kind {
-	case applayer.RecordHTTP:
+	switch {
+	case r.Kind == applayer.RecordHTTP && s.Opts.HTTPRecords:
 		return s.EVE.HTTP(p, f.ID, fi, r.HTTP)
-	case applayer.RecordDNS:
+	case r.Kind == applayer.RecordDNS && s.Opts.DNSRecords:
 		return s.EVE.DNS(p, f.ID, fi, r.DNS, r.TxID)
-	case applayer.RecordTLS:
+	case r.Kind == applayer.RecordTLS && s.Opts.TLSRecords:
 		return s.EVE.TLS(p, f.ID, fi, r.TLS)
+	case r.Kind == applayer.RecordAnomaly && s.Opts.AnomalyRecords && r.Event != "":
+		a := &s.anomaly
+		*a = output.AnomalyInfo{Type: output.AnomalyAppLayer, Event: r.Event, Layer: output.LayerProtoParser,
+			AppProto: r.Proto.String(), TxID: r.TxID, HasTx: r.HasTx}
+		return s.EVE.Anomaly(p, f.ID, a)
 	}
 	return nil
 }
+
+// packetAnomalies writes an EVE anomaly record per decoder or stream
+// event of p (the EVE config decides which types are written).
+func (s *Single) packetAnomalies(p *packet.Packet, f *flow.Flow) {
+	var flowID uint64
+	if f != nil {
+		flowID = f.ID
+	}
+	a := &s.anomaly
+	for i := uint8(0); i < p.NumEvents; i++ {
+		id := p.Events[i]
+		name := decode.EventName(id)
+		if name == "" {
+			continue
+		}
+		*a = output.AnomalyInfo{Type: output.AnomalyDecode, Event: name}
+		switch {
+		case id >= stream.EventBase && int(id) < int(stream.EventBase)+stream.NumEvents:
+			a.Type = output.AnomalyStream
+		case id < decode.FirstExternalEvent:
+			a.Event = decodeEventNames[id]
+		}
+		if err := s.EVE.Anomaly(p, flowID, a); err != nil {
+			s.Counters.OutputErrors++
+		}
+	}
+}
+
+// decodeEventNames are the decoder events as EVE names them
+// ("decoder.ipv4.trunc_pkt"), built once.
+var decodeEventNames = func() []string {
+	n := make([]string, decode.FirstExternalEvent)
+	for i := range n {
+		if name := decode.EventName(packet.EventID(i)); name != "" {
+			n[i] = "decoder." + name
+		}
+	}
+	return n
+}()

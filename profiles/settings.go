@@ -52,6 +52,25 @@ type EVESettings struct {
 	Flow             bool // alert.flow object (default yes)
 	// FlowRecords writes "flow" records when flows end (types: - flow).
 	FlowRecords bool
+	// Alerts, HTTP, DNS, TLS and Anomaly say which other record types
+	// the types list names (all on without a config file).
+	Alerts, HTTP, DNS, TLS, Anomaly bool
+	// HTTPExtended (http: extended, default yes), HTTPDumpRequest /
+	// HTTPDumpResponse (dump-all-headers).
+	HTTPExtended                      bool
+	HTTPDumpRequest, HTTPDumpResponse bool
+	// DNSRequests and DNSResponses (dns: requests / responses, default
+	// yes).
+	DNSRequests, DNSResponses bool
+	// TLSExtended (tls: extended, default yes).
+	TLSExtended bool
+	// AnomalyDecode, AnomalyStream and AnomalyAppLayer are the anomaly
+	// types (decode and stream off, applayer on by default).
+	AnomalyDecode, AnomalyStream, AnomalyAppLayer bool
+	// JA3 and JA4 are app-layer.protocols.tls.ja3-fingerprints /
+	// ja4-fingerprints (default off; "auto" turns them on when a rule
+	// uses them).
+	JA3, JA4 string
 }
 
 // FastSettings are the fast.log output options.
@@ -74,10 +93,12 @@ var readKeys = map[string]bool{
 func DefaultSettings() *Settings {
 	return &Settings{
 		PacketAlertMax: 15,
-		EVE:            EVESettings{Enabled: true, Filename: "eve.json", Metadata: true, Flow: true, FlowRecords: true},
-		Fast:           FastSettings{Enabled: true, Filename: "fast.log"},
-		Stream:         defaultStream(),
-		AppLayer:       defaultAppLayer(),
+		EVE: EVESettings{Enabled: true, Filename: "eve.json", Metadata: true, Flow: true, FlowRecords: true,
+			Alerts: true, HTTP: true, DNS: true, TLS: true, Anomaly: true, HTTPExtended: true,
+			DNSRequests: true, DNSResponses: true, TLSExtended: true, AnomalyAppLayer: true, JA3: "auto", JA4: "auto"},
+		Fast:     FastSettings{Enabled: true, Filename: "fast.log"},
+		Stream:   defaultStream(),
+		AppLayer: defaultAppLayer(),
 	}
 }
 
@@ -124,6 +145,12 @@ func (t *Tree) Settings() (*Settings, error) {
 	if err := t.readAppLayer(s); err != nil {
 		return nil, err
 	}
+	if v, ok := t.String("app-layer.protocols.tls.ja3-fingerprints"); ok {
+		s.EVE.JA3 = strings.ToLower(v)
+	}
+	if v, ok := t.String("app-layer.protocols.tls.ja4-fingerprints"); ok {
+		s.EVE.JA4 = strings.ToLower(v)
+	}
 	if l, ok := t.List("outputs"); ok {
 		// A config with an outputs section decides which outputs run.
 		s.EVE.Enabled, s.Fast.Enabled = false, false
@@ -161,14 +188,59 @@ func (t *Tree) readOutput(s *Settings, i int) error {
 				s.EVE.Filename = f
 			}
 			types, _ := t.List(key + ".types")
-			s.EVE.FlowRecords = false
-			for _, ty := range types {
+			e := &s.EVE
+			e.FlowRecords, e.Alerts, e.HTTP, e.DNS, e.TLS, e.Anomaly = false, false, false, false, false, false
+			for j, ty := range types {
+				var name string
 				switch v := ty.(type) {
 				case string:
-					s.EVE.FlowRecords = s.EVE.FlowRecords || v == "flow"
+					name = v
 				case map[string]any:
-					if _, ok := v["flow"]; ok {
-						s.EVE.FlowRecords = true
+					for k := range v {
+						name = k
+					}
+				}
+				tkey := fmt.Sprintf("%s.types.%d.%s", key, j, name)
+				switch name {
+				case "flow":
+					e.FlowRecords = true
+				case "alert":
+					e.Alerts = true
+				case "http":
+					e.HTTP = true
+					if e.HTTPExtended, err = t.Bool(tkey+".extended", true); err != nil {
+						return err
+					}
+					if v, ok := t.String(tkey + ".dump-all-headers"); ok {
+						v = strings.ToLower(v)
+						e.HTTPDumpRequest = v == "both" || v == "request"
+						e.HTTPDumpResponse = v == "both" || v == "response"
+					}
+				case "dns":
+					e.DNS = true
+					if e.DNSRequests, err = t.Bool(tkey+".requests", true); err != nil {
+						return err
+					}
+					if e.DNSResponses, err = t.Bool(tkey+".responses", true); err != nil {
+						return err
+					}
+				case "tls":
+					e.TLS = true
+					if e.TLSExtended, err = t.Bool(tkey+".extended", true); err != nil {
+						return err
+					}
+				case "anomaly":
+					if e.Anomaly, err = t.Bool(tkey+".enabled", true); err != nil {
+						return err
+					}
+					if e.AnomalyDecode, err = t.Bool(tkey+".types.decode", false); err != nil {
+						return err
+					}
+					if e.AnomalyStream, err = t.Bool(tkey+".types.stream", false); err != nil {
+						return err
+					}
+					if e.AnomalyAppLayer, err = t.Bool(tkey+".types.applayer", true); err != nil {
+						return err
 					}
 				}
 			}

@@ -278,9 +278,15 @@ func (e *engineRun) runPcap(began time.Time) error {
 	var eveFile, fastFile string
 	if s.EVE.Enabled {
 		eveFile = filepath.Join(logDir, s.EVE.Filename)
+		ev := &s.EVE
 		st.EVE, err = output.OpenEVE(eveFile, output.EVEConfig{
-			Payload: s.EVE.Payload, PayloadPrintable: s.EVE.PayloadPrintable,
-			Packet: s.EVE.Packet, Metadata: s.EVE.Metadata, NoFlow: !s.EVE.Flow,
+			Payload: ev.Payload, PayloadPrintable: ev.PayloadPrintable,
+			Packet: ev.Packet, Metadata: ev.Metadata, NoFlow: !ev.Flow,
+			HTTPBasic: !ev.HTTPExtended, HTTPRequestHeaders: ev.HTTPDumpRequest, HTTPResponseHeaders: ev.HTTPDumpResponse,
+			DNSNoRequests: !ev.DNSRequests, DNSNoResponses: !ev.DNSResponses,
+			TLSBasic: !ev.TLSExtended,
+			JA3:      fingerprintOn(ev.JA3, e, "ja3"), JA4: fingerprintOn(ev.JA4, e, "ja4"),
+			AnomalyDecode: ev.AnomalyDecode, AnomalyStream: ev.AnomalyStream, AnomalyNoAppLayer: !ev.AnomalyAppLayer,
 		})
 		if err != nil {
 			return err
@@ -300,7 +306,9 @@ func (e *engineRun) runPcap(began time.Time) error {
 		st.Detect = e.engine.NewThread()
 		sigs = e.engine.Signatures()
 	}
-	p = &pipeline.Single{Stages: st, Opts: pipeline.Options{IPS: a.simulateIPS, FlowRecords: s.EVE.FlowRecords}}
+	p = &pipeline.Single{Stages: st, Opts: pipeline.Options{IPS: a.simulateIPS, FlowRecords: s.EVE.FlowRecords,
+		NoAlertRecords: !s.EVE.Alerts, HTTPRecords: s.EVE.HTTP, DNSRecords: s.EVE.DNS, TLSRecords: s.EVE.TLS,
+		AnomalyRecords: s.EVE.Anomaly}}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -373,4 +381,27 @@ func (e *engineRun) summary(p *pipeline.Single, sigs []*engine.Signature, startu
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// fingerprintOn resolves app-layer.protocols.tls.ja3-fingerprints (or ja4):
+// yes/no, or auto (Suricata's default): on when a loaded rule uses the
+// fingerprint's keywords.
+func fingerprintOn(v string, e *engineRun, kw string) bool {
+	if b, ok := profiles.ParseBool(v); ok {
+		return b
+	}
+	if e == nil || e.engine == nil {
+		return false
+	}
+	for _, sig := range e.engine.Signatures() {
+		if sig.Rule == nil {
+			continue
+		}
+		for _, o := range sig.Rule.Options {
+			if strings.HasPrefix(strings.ToLower(o.Name), kw) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -21,6 +21,7 @@ package applayer
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -109,6 +110,10 @@ const (
 	RecordHTTP RecordKind = iota + 1
 	RecordDNS
 	RecordTLS
+	// RecordAnomaly is a parser event of a transaction (EVE anomaly,
+	// type applayer): Event names it as Suricata's EVE does, TxID/HasTx
+	// say which transaction.
+	RecordAnomaly
 )
 
 // Record is an app-layer event for EVE (an http, dns or tls record). Its
@@ -120,6 +125,11 @@ type Record struct {
 	DNS  *dns.Message
 	TLS  *tls.Parser
 	TxID uint64
+	// Anomaly records: the event's name, the protocol, whether it
+	// belongs to a transaction.
+	Event string
+	Proto flow.AppProto
+	HasTx bool
 }
 
 // flowState is the app-layer state of one flow.
@@ -322,6 +332,7 @@ func (l *Layer) DNSMessage(dir dns.Direction, m *dns.Message, err error) {
 	}
 	st.udpMsg = m
 	l.recs = append(l.recs, Record{Kind: RecordDNS, Flow: l.cur, DNS: m, TxID: st.dnsTx})
+	l.dnsAnomalies(l.cur, m, st.dnsTx)
 	if m.Response() {
 		st.dnsTx++
 	}
@@ -398,6 +409,7 @@ func (l *Layer) UDP(p *packet.Packet, f *flow.Flow) {
 	l.Stats.DNSMessages++
 	st.udpMsg = m
 	l.recs = append(l.recs, Record{Kind: RecordDNS, Flow: f, DNS: m, TxID: st.dnsTx})
+	l.dnsAnomalies(f, m, st.dnsTx)
 	if m.Response() {
 		st.dnsTx++
 	}
@@ -526,6 +538,12 @@ func (l *Layer) collectRecords(st *flowState, f *flow.Flow, final bool) {
 				m.logged = true
 				l.Stats.HTTPTxs++
 				l.recs = append(l.recs, Record{Kind: RecordHTTP, Flow: f, HTTP: tx, TxID: tx.ID})
+				for e := http.Event(0); e < http.NumEvents; e++ {
+					if tx.Events.Has(e) {
+						l.recs = append(l.recs, Record{Kind: RecordAnomaly, Flow: f, Proto: flow.AppProtoHTTP1,
+							Event: upperEventNames.http[e], TxID: tx.ID, HasTx: true})
+					}
+				}
 			}
 		}
 	case flow.AppProtoTLS:
@@ -537,6 +555,12 @@ func (l *Layer) collectRecords(st *flowState, f *flow.Flow, final bool) {
 			st.tlsLogged = true
 			l.Stats.TLSHandshake++
 			l.recs = append(l.recs, Record{Kind: RecordTLS, Flow: f, TLS: st.tls})
+			for e := tls.Event(0); e < 32; e++ {
+				if st.tls.Events&(1<<e) != 0 {
+					l.recs = append(l.recs, Record{Kind: RecordAnomaly, Flow: f, Proto: flow.AppProtoTLS,
+						Event: upperEventNames.tls[e], HasTx: true})
+				}
+			}
 		}
 	}
 }
@@ -701,6 +725,7 @@ func add(v *View, id engine.BufferID, b []byte) {
 // request's on to-server packets and the response's on to-client ones.
 func fillHTTP(v *View, tx *http.Tx, d int) {
 	v.Proto, v.HTTP, v.TxID, v.HasTx = flow.AppProtoHTTP1, tx, tx.ID, true
+	v.SetField(engine.FieldAppEvents, uint64(tx.Events))
 	h := &bufHTTP
 	q, r := &tx.Request, &tx.Response
 	if q.Started() && len(q.Line()) > 0 {
@@ -781,6 +806,7 @@ func addMsg(v *View, m *http.Message, resp bool) {
 // fillDNS fills v with message m (the one in the current packet).
 func fillDNS(v *View, m *dns.Message, txID uint64) {
 	v.Proto, v.DNS, v.TxID, v.HasTx = flow.AppProtoDNS, m, txID, true
+	v.SetField(engine.FieldAppEvents, uint64(m.Events))
 	d := &bufDNS
 	for i := range m.Questions {
 		n := m.Questions[i].Name
@@ -825,6 +851,7 @@ func fillTLS(v *View, st *flowState, d int, nowNs int64) {
 	t := st.tls
 	v.Proto, v.TLS, v.HasTx, v.TxID = flow.AppProtoTLS, t, true, 0
 	v.ts = &st.tlsTS
+	v.SetField(engine.FieldAppEvents, uint64(t.Events))
 	b := &bufTLS
 	ch, sh := &t.ClientHello, &t.ServerHello
 	var versions, state uint64
@@ -907,4 +934,39 @@ func versionBit(v uint16) uint64 {
 // FlowAddrs returns the client and server of f (EVE's flow orientation).
 func FlowAddrs(f *flow.Flow) (client, server netip.Addr) {
 	return f.Key.SrcAddr(), f.Key.DstAddr()
+}
+
+// dnsAnomalies queues an anomaly record per event of DNS message m.
+func (l *Layer) dnsAnomalies(f *flow.Flow, m *dns.Message, txID uint64) {
+	for e := dns.Event(0); e < 16; e++ {
+		if m.Events&(1<<e) != 0 {
+			l.recs = append(l.recs, Record{Kind: RecordAnomaly, Flow: f, Proto: flow.AppProtoDNS,
+				Event: upperEventNames.dns[e], TxID: txID, HasTx: true})
+		}
+	}
+}
+
+// upperEventNames are the event names as Suricata's EVE anomaly records
+// spell them: the C parsers' tables (http, tls) in upper case
+// ("REQUEST_FIELD_TOO_LONG"), the Rust ones (dns) in snake case.
+var upperEventNames struct {
+	http [64]string
+	tls  [32]string
+	dns  [16]string
+}
+
+func init() {
+	for e := http.Event(0); e < http.NumEvents; e++ {
+		upperEventNames.http[e] = strings.ToUpper(strings.TrimPrefix(e.String(), "http."))
+	}
+	for e := tls.Event(0); e < 32; e++ {
+		if n := e.String(); !strings.Contains(n, "unknown_event_") {
+			upperEventNames.tls[e] = strings.ToUpper(strings.TrimPrefix(n, "tls."))
+		}
+	}
+	for e := dns.Event(0); e < 16; e++ {
+		if n := e.String(); !strings.Contains(n, "unknown_event_") {
+			upperEventNames.dns[e] = strings.TrimPrefix(n, "dns.")
+		}
+	}
 }
