@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/vigil-ids/vigil/dataplane/applayer"
 	"github.com/vigil-ids/vigil/dataplane/capture"
@@ -21,6 +22,7 @@ import (
 	"github.com/vigil-ids/vigil/detect/engine"
 	"github.com/vigil-ids/vigil/detect/rules"
 	"github.com/vigil-ids/vigil/output"
+	"github.com/vigil-ids/vigil/output/pipe"
 )
 
 // Options choose how a pipeline treats packets.
@@ -85,6 +87,16 @@ type Stages struct {
 	// EVE and Fast are nil when that output is off.
 	EVE  *output.EVE
 	Fast *output.FastLog
+	// Pipes get chosen app-layer fields as lines (see PipeFields).
+	Pipes []*pipe.Pipe
+}
+
+// PipeFields are the field names output pipes can ask for.
+var PipeFields = []string{
+	"http.uri", "http.host", "http.method", "http.user_agent", "http.referer",
+	"http.content_type", "http.stat_code", "http.server", "http.location",
+	"dns.query", "dns.answer.name", "tls.sni", "tls.subject", "tls.issuerdn",
+	"tls.fingerprint", "ja3.hash", "ja3s.hash", "ja4.hash",
 }
 
 // Single runs every stage on the calling goroutine.
@@ -475,6 +487,11 @@ func (s *Single) writeRecords(p *packet.Packet) {
 		return
 	}
 	recs := s.App.Records()
+	if len(s.Pipes) > 0 {
+		for i := range recs {
+			s.pipeRecord(p, &recs[i])
+		}
+	}
 	if s.EVE == nil || len(recs) == 0 {
 		return
 	}
@@ -596,3 +613,59 @@ var decodeEventNames = func() []string {
 	}
 	return n
 }()
+
+// pipeRecord sends the fields of an app-layer record that pipes asked for.
+func (s *Single) pipeRecord(p *packet.Packet, r *applayer.Record) {
+	ts, id := p.TimeNs, r.Flow.ID
+	send := func(field string, v []byte) {
+		if len(v) == 0 {
+			return
+		}
+		for _, pp := range s.Pipes {
+			if pp.Wants(field) {
+				pp.Send(field, v, ts, id)
+			}
+		}
+	}
+	switch r.Kind {
+	case applayer.RecordHTTP:
+		tx := r.HTTP
+		send("http.uri", tx.URIRaw())
+		send("http.host", tx.Host())
+		send("http.method", tx.Method())
+		send("http.user_agent", tx.Request.Header("User-Agent"))
+		send("http.referer", tx.Request.Header("Referer"))
+		send("http.content_type", tx.Response.Header("Content-Type"))
+		send("http.stat_code", tx.StatCode())
+		send("http.server", tx.Response.Header("Server"))
+		send("http.location", tx.Response.Header("Location"))
+	case applayer.RecordDNS:
+		m := r.DNS
+		if !m.Response() {
+			for i := range m.Questions {
+				send("dns.query", m.Questions[i].Name)
+			}
+		}
+		for i := range m.Answers {
+			send("dns.answer.name", m.Answers[i].Name)
+		}
+	case applayer.RecordTLS:
+		t := r.TLS
+		send("tls.sni", t.ClientHello.SNI)
+		if t.ClientHello.Present {
+			send("ja3.hash", t.ClientHello.JA3Hash[:])
+			send("ja4.hash", t.ClientHello.JA4[:])
+		}
+		if t.ServerHello.Present {
+			send("ja3s.hash", t.ServerHello.JA3SHash[:])
+		}
+		if len(t.Certificates) > 0 {
+			c := &t.Certificates[0]
+			send("tls.subject", strBytes(c.Subject))
+			send("tls.issuerdn", strBytes(c.Issuer))
+			send("tls.fingerprint", strBytes(c.Fingerprint))
+		}
+	}
+}
+
+func strBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -35,6 +35,9 @@ type Settings struct {
 	Stream   StreamSettings
 	AppLayer AppLayerSettings
 
+	// Pipes are the outputs' pipe entries (Vigil's own output type).
+	Pipes []PipeSettings
+
 	// Ignored lists top-level keys of the file that Vigil does not read yet,
 	// so that `vigil -T` can say so.
 	Ignored []string
@@ -71,6 +74,27 @@ type EVESettings struct {
 	// ja4-fingerprints (default off; "auto" turns them on when a rule
 	// uses them).
 	JA3, JA4 string
+}
+
+// PipeSettings describe one output pipe: chosen app-layer fields as
+// lines to a Unix socket or a command.
+//
+//	outputs:
+//	  - pipe:
+//	      enabled: yes
+//	      name: useragents
+//	      fields: [http.user_agent, dns.query]
+//	      socket: /run/vigil/fields.sock   # or command: "logger -t vigil"
+//	      format: text                     # or json
+//	      queue: 1mb
+type PipeSettings struct {
+	Name       string
+	Fields     []string
+	Socket     string
+	Datagram   bool
+	Command    []string
+	Format     string
+	QueueBytes int
 }
 
 // FastSettings are the fast.log output options.
@@ -268,6 +292,42 @@ func (t *Tree) readOutput(s *Settings, i int) error {
 					return err
 				}
 			}
+		case "pipe":
+			if !enabled {
+				continue
+			}
+			ps := PipeSettings{}
+			ps.Name, _ = t.String(key + ".name")
+			if ps.Name == "" {
+				ps.Name = fmt.Sprintf("pipe%d", len(s.Pipes)+1)
+			}
+			if l, ok := t.List(key + ".fields"); ok {
+				for _, x := range l {
+					f, ok := x.(string)
+					if !ok {
+						return fmt.Errorf("%s.fields: entry %v is not a field name", key, x)
+					}
+					ps.Fields = append(ps.Fields, f)
+				}
+			}
+			ps.Socket, _ = t.String(key + ".socket")
+			if ps.Datagram, err = t.Bool(key+".datagram", false); err != nil {
+				return err
+			}
+			if l, ok := t.List(key + ".command"); ok {
+				for _, x := range l {
+					ps.Command = append(ps.Command, fmt.Sprint(x))
+				}
+			} else if c, ok := t.String(key + ".command"); ok && c != "" {
+				ps.Command = []string{"/bin/sh", "-c", c}
+			}
+			ps.Format, _ = t.String(key + ".format")
+			q, err := t.size(key+".queue", 0)
+			if err != nil {
+				return err
+			}
+			ps.QueueBytes = int(q)
+			s.Pipes = append(s.Pipes, ps)
 		case "fast":
 			s.Fast.Enabled = enabled
 			if f, ok := t.String(key + ".filename"); ok && f != "" {

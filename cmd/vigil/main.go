@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 	"github.com/vigil-ids/vigil/detect/engine"
 	"github.com/vigil-ids/vigil/detect/rules"
 	"github.com/vigil-ids/vigil/output"
+	"github.com/vigil-ids/vigil/output/pipe"
 	"github.com/vigil-ids/vigil/pipeline"
 	"github.com/vigil-ids/vigil/profiles"
 )
@@ -301,6 +303,27 @@ func (e *engineRun) runPcap(began time.Time) error {
 		}
 		defer st.Fast.Close()
 	}
+	for i := range s.Pipes {
+		pp, err := openPipe(&s.Pipes[i])
+		if err != nil {
+			for _, o := range st.Pipes {
+				o.Close()
+			}
+			return err
+		}
+		st.Pipes = append(st.Pipes, pp)
+	}
+	defer func() {
+		for _, pp := range st.Pipes {
+			if err := pp.Close(); err != nil {
+				fmt.Fprintf(os.Stderr, "vigil: %v\n", err)
+			}
+			if !a.quiet {
+				ps := pp.Stats()
+				fmt.Printf("vigil: pipe %s: %d lines sent, %d dropped\n", pp.Name(), ps.Sent, ps.Dropped)
+			}
+		}
+	}()
 	var sigs []*engine.Signature
 	if e.engine != nil && !a.disableDetect {
 		st.Detect = e.engine.NewThread()
@@ -404,4 +427,15 @@ func fingerprintOn(v string, e *engineRun, kw string) bool {
 		}
 	}
 	return false
+}
+
+// openPipe opens an output pipe after checking its fields.
+func openPipe(ps *profiles.PipeSettings) (*pipe.Pipe, error) {
+	for _, f := range ps.Fields {
+		if !slices.Contains(pipeline.PipeFields, f) {
+			return nil, fmt.Errorf("outputs: pipe %s: unknown field %q (known: %s)", ps.Name, f, strings.Join(pipeline.PipeFields, ", "))
+		}
+	}
+	return pipe.Open(pipe.Config{Name: ps.Name, Fields: ps.Fields, Socket: ps.Socket, Datagram: ps.Datagram,
+		Command: ps.Command, Format: ps.Format, QueueBytes: ps.QueueBytes})
 }

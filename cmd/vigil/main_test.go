@@ -236,3 +236,39 @@ func TestArgs(t *testing.T) {
 		}
 	}
 }
+
+// An output pipe gets the chosen app-layer fields as lines; an unknown
+// field is a configuration error naming it.
+func TestOutputPipe(t *testing.T) {
+	dir := t.TempDir()
+	lines := filepath.Join(dir, "lines.txt")
+	cfg := filepath.Join(dir, "v.yaml")
+	body := "outputs:\n  - eve-log:\n      enabled: yes\n      types:\n        - alert\n        - http\n  - pipe:\n      enabled: yes\n      name: f\n      fields: [http.user_agent, dns.query]\n      command: \"cat > " + lines + "\"\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runVigil(t, "--quiet", "-c", cfg, "-S", "../../testdata/sample.rules", "-r", "../../testdata/sample.pcap", "-l", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got, err := os.ReadFile(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"http.user_agent\tcurl/8.5.0\n", "dns.query\tevil-c2.example.net\n"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("pipe output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(string(got), "http.host") {
+		t.Errorf("pipe got a field it did not ask for:\n%s", got)
+	}
+	bad := strings.Replace(body, "dns.query", "dns.qeury", 1)
+	if err := os.WriteFile(cfg, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = runVigil(t, "--quiet", "-c", cfg, "-S", "../../testdata/sample.rules", "-r", "../../testdata/sample.pcap", "-l", dir)
+	if code == 0 || !strings.Contains(stderr, `unknown field "dns.qeury"`) {
+		t.Errorf("unknown field: exit %d, stderr %s", code, stderr)
+	}
+}
