@@ -363,6 +363,9 @@ func (s *Single) inspect(p *packet.Packet) {
 		}
 		if s.Stream != nil && p.IsTCP() {
 			sess = s.Stream.Process(p, f)
+			if p.Flags&packet.FlagModified != 0 {
+				decode.FixTCPChecksum(p)
+			}
 			if p.Verdict == packet.VerdictDrop && s.Opts.IPS {
 				c.Dropped++
 			}

@@ -1,6 +1,10 @@
 package decode
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/vigil-ids/vigil/dataplane/packet"
+)
 
 // sum adds b to a ones' complement accumulator as a sequence of big-endian
 // 16-bit words (an odd last byte is padded with zero). 32-bit words are
@@ -43,3 +47,20 @@ func fold(acc uint64) uint16 {
 // csumOK reports whether data whose checksum field is included sums to
 // 0xffff (a correct Internet checksum).
 func csumOK(acc uint64) bool { return fold(acc) == 0xffff }
+
+// FixTCPChecksum recomputes the TCP checksum of p in place after its
+// payload was rewritten (inline stream normalization, packet.FlagModified).
+// The segment is the TCP header and the captured payload; nothing is done
+// when they are not complete in the frame.
+func FixTCPChecksum(p *packet.Packet) {
+	if p.Flags&packet.FlagTCP == 0 || p.L3Off < 0 || p.L4Off < 0 || p.PayloadOff < p.L4Off {
+		return
+	}
+	end := p.PayloadOff + p.PayloadLen
+	if end > len(p.Data) || p.L4Off+18 > end {
+		return
+	}
+	seg := p.Data[p.L4Off:end]
+	seg[16], seg[17] = 0, 0
+	binary.BigEndian.PutUint16(seg[16:], ^fold(sum(seg, pseudoSum(p, packet.ProtoTCP, len(seg)))))
+}

@@ -117,6 +117,10 @@ const (
 	// FlagPseudo marks a packet the engine made up (stream data flushed at
 	// flow end or timeout) rather than one that was captured.
 	FlagPseudo
+	// FlagModified is set when the engine rewrote the packet's bytes
+	// (inline stream normalization); its checksums must be recomputed
+	// before it is forwarded (decode.FixTCPChecksum).
+	FlagModified
 )
 
 // IPv6 extension headers seen, as bits of Packet.IPv6Exts.

@@ -393,3 +393,33 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// Inline, a retransmission with different data is rewritten to carry the
+// bytes already inspected and forwarded (Suricata's inline
+// normalization), whether the first copy is still pending or exposed.
+func TestInlineNormalizesOverlaps(t *testing.T) {
+	c := newConn(t, Config{Inline: true})
+	c.handshake()
+	c.send(ToServer, PA, cli+1, srv+1, "GOOD")
+	p := c.send(ToServer, PA, cli+1, srv+1, "EVIL")
+	wantEvent(t, p, EvReassemblyOverlapDifferentData)
+	if string(p.Data) != "GOOD" || p.Flags&packet.FlagModified == 0 {
+		t.Fatalf("retransmission carries %q (modified %v), want GOOD", p.Data, p.Flags&packet.FlagModified != 0)
+	}
+	// Partial overlap: only the overlapping bytes are rewritten.
+	p = c.send(ToServer, PA, cli+3, srv+1, "XXMORE")
+	if string(p.Data) != "ODMORE" {
+		t.Fatalf("partial overlap carries %q, want ODMORE", p.Data)
+	}
+	if got := c.rec.data[ToServer].String(); got != "GOODMORE" {
+		t.Fatalf("stream %q", got)
+	}
+	// IDS mode leaves packets alone.
+	c2 := newConn(t, Config{})
+	c2.handshake()
+	c2.send(ToServer, PA, cli+1, srv+1, "GOOD")
+	p = c2.send(ToServer, PA, cli+1, srv+1, "EVIL")
+	if string(p.Data) != "EVIL" || p.Flags&packet.FlagModified != 0 {
+		t.Fatalf("IDS rewrote the packet: %q", p.Data)
+	}
+}

@@ -307,6 +307,13 @@ func (t *Tracker) insert(s *Session, dir Dir, p *packet.Packet, seq uint32, data
 		if h.buf != nil && t.differs(h, seq, seq+n, data[:n]) {
 			t.stats.OverlapDiff++
 			t.event(p, EvReassemblyOverlapDifferentData)
+			if t.cfg.Inline {
+				// What was inspected and forwarded stands: the packet
+				// is rewritten to carry it (Suricata's inline
+				// normalization), so the host cannot see other bytes.
+				t.normalize(h, seq, seq+n, data[:n])
+				p.Flags |= packet.FlagModified
+			}
 		}
 		data = data[n:]
 		seq += n
@@ -366,6 +373,11 @@ func (t *Tracker) insert(s *Session, dir Dir, p *packet.Packet, seq uint32, data
 	if diff {
 		t.stats.OverlapDiff++
 		t.event(p, EvReassemblyOverlapDifferentData)
+		if t.cfg.Inline {
+			// Inline: the packet carries the bytes detection sees.
+			copy(data, buf)
+			p.Flags |= packet.FlagModified
+		}
 	}
 	copy(h.buf[seq-h.base:], buf)
 	h.addSeg(seq, end)
@@ -568,4 +580,19 @@ func (t *Tracker) releaseHalf(h *half) {
 	}
 	segs := h.segs[:0]
 	*h = half{segs: segs}
+}
+
+// normalize overwrites data (stream bytes [seq, end)) with the bytes the
+// stream keeps for that range, where it still has them.
+func (t *Tracker) normalize(h *half, seq, end uint32, data []byte) {
+	for _, sg := range h.segs {
+		if !seqLT(sg.seq, end) {
+			break
+		}
+		os, oe := seqMax(seqMax(sg.seq, seq), h.base), seqMin(sg.end, end)
+		if !seqLT(os, oe) {
+			continue
+		}
+		copy(data[os-seq:oe-seq], h.buf[os-h.base:oe-h.base])
+	}
 }

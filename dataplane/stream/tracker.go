@@ -173,7 +173,7 @@ func (t *Tracker) FlowEnd(f *flow.Flow, raw func(s *Session, dir Dir, data []byt
 	if s.Flags&FlagPassFlow == 0 {
 		for d := ToServer; d <= ToClient; d++ {
 			t.deliver(s, d, nil, true)
-			if raw != nil {
+			if raw != nil && s.RawPending(d) > 0 {
 				if data, _ := s.RawData(d); len(data) > 0 {
 					raw(s, d, data)
 				}
