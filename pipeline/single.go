@@ -41,6 +41,11 @@ type Options struct {
 	// NoAlertRecords leaves alerts out of EVE (eve-log types without
 	// alert); fast.log still gets them.
 	NoAlertRecords bool
+	// RawChunk is how many bytes of acknowledged stream data raw stream
+	// inspection waits for in IDS mode before it inspects them (Suricata's
+	// stream.reassembly.toserver-chunk-size, default 2560), unless the app
+	// layer triggers it, the depth is reached or the direction closes.
+	RawChunk int
 	// HTTPRecords, DNSRecords, TLSRecords and AnomalyRecords write those
 	// EVE record types (eve-log types: http, dns, tls, anomaly).
 	HTTPRecords, DNSRecords, TLSRecords, AnomalyRecords bool
@@ -388,6 +393,9 @@ func (s *Single) inspect(p *packet.Packet) {
 	}
 	if sess != nil {
 		raw, _ = sess.RawData(dir)
+		if len(raw) > 0 && !s.Stream.Config().Inline && !s.rawReady(p, f, sess, dir, len(raw)) {
+			raw = nil
+		}
 		if s.App != nil {
 			if enc, pol := s.App.Encrypted(f); enc && pol != applayer.EncryptionFull {
 				// Encrypted TLS: no raw stream inspection of ciphertext.
@@ -408,6 +416,18 @@ func (s *Single) inspect(p *packet.Packet) {
 		s.writeRecords(p)
 		s.App.Done(f)
 	}
+}
+
+// rawReady decides whether n bytes of acknowledged raw stream data of dir
+// are inspected on packet p now (IDS mode), or wait for more.
+func (s *Single) rawReady(p *packet.Packet, f *flow.Flow, sess *stream.Session, dir stream.Dir, n int) bool {
+	chunk := s.Opts.RawChunk
+	if chunk <= 0 {
+		chunk = 2560
+	}
+	trig := s.App != nil && s.App.RawTrigger(f, int(dir))
+	return trig || n >= chunk || sess.DepthReached(dir) ||
+		p.TCPFlags&(packet.TCPFin|packet.TCPRst) != 0 || sess.State > stream.StateEstablished
 }
 
 // detect runs detection on p (a captured or a pseudo packet) with the

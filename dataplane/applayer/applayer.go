@@ -153,6 +153,9 @@ type flowState struct {
 	upd [2]bool
 	// next[d]: inspect transactions on the next packet of direction d.
 	next [2]bool
+	// trig[d]: the parser of direction d reached a point where raw
+	// stream inspection should not wait for a full chunk (RawTrigger).
+	trig [2]bool
 	// udp holds the message parsed from the current UDP packet.
 	udpMsg *dns.Message
 }
@@ -344,6 +347,18 @@ func (l *Layer) feed(st *flowState, f *flow.Flow, d int, data []byte, gap bool) 
 	switch st.proto {
 	case flow.AppProtoHTTP1:
 		n := st.http.Feed(http.Dir(d), data, gap)
+		if txs := st.http.Txs(); len(txs) > 0 {
+			last := txs[len(txs)-1]
+			m := &last.Request
+			if d == 1 {
+				m = &last.Response
+			}
+			// A message's headers are in: raw stream inspection may look
+			// at what arrived so far (Suricata's raw reassembly trigger).
+			if m.HeadersDone() {
+				st.trig[d] = true
+			}
+		}
 		if n < len(data) {
 			// The connection stopped being HTTP (CONNECT, upgrade): the
 			// rest is not parsed.
@@ -355,6 +370,7 @@ func (l *Layer) feed(st *flowState, f *flow.Flow, d int, data []byte, gap bool) 
 			return len(data)
 		}
 		n := st.tls.Feed(tls.Direction(d), data)
+		st.trig[d] = true
 		if st.tls.Encrypted() && !st.encrypted {
 			st.encrypted = true
 			l.Stats.Encrypted++
@@ -367,6 +383,7 @@ func (l *Layer) feed(st *flowState, f *flow.Flow, d int, data []byte, gap bool) 
 		if gap {
 			return len(data)
 		}
+		st.trig[d] = true
 		return st.dns.Feed(dns.Direction(d), data)
 	}
 	return len(data)
@@ -969,4 +986,20 @@ func init() {
 			upperEventNames.dns[e] = strings.TrimPrefix(n, "dns.")
 		}
 	}
+}
+
+// RawTrigger reports (and clears) whether the parser of direction dir (0
+// to server) of f asked for raw stream inspection of what arrived so far:
+// in IDS mode raw stream data is otherwise inspected in chunks, as
+// Suricata's raw reassembly waits for its chunk size, so that content
+// split over acknowledgements is seen whole. A flow whose protocol was not
+// recognised never triggers.
+func (l *Layer) RawTrigger(f *flow.Flow, dir int) bool {
+	st := l.peek(f)
+	if st == nil {
+		return false
+	}
+	t := st.trig[dir&1]
+	st.trig[dir&1] = false
+	return t
 }

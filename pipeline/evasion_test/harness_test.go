@@ -214,21 +214,26 @@ type alert struct {
 	Raw      string
 }
 
-// clientPort returns the port of the alert's flow that is not the server's
-// (80 for TCP tests, 53 for UDP tests).
+// clientPort returns the port of the alert's flow that is not the
+// server's (servers use ports below 10000, clients 20000 and above).
 func (a alert) clientPort() int {
-	if a.DestPort == 80 || a.DestPort == 53 {
+	if a.DestPort < 10000 {
 		return a.SrcPort
 	}
 	return a.DestPort
 }
 
-// server returns the address of the alert's flow's server.
+// server returns the address of the alert's flow's server, in netip's
+// form (EVE writes IPv6 addresses fully expanded).
 func (a alert) server() string {
-	if a.DestPort == 80 || a.DestPort == 53 {
-		return a.DestIP
+	s := a.SrcIP
+	if a.DestPort < 10000 {
+		s = a.DestIP
 	}
-	return a.SrcIP
+	if ad, err := netip.ParseAddr(s); err == nil {
+		return ad.String()
+	}
+	return s
 }
 
 // result is what one run produced.
