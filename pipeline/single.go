@@ -41,6 +41,9 @@ type Options struct {
 	// NoAlertRecords leaves alerts out of EVE (eve-log types without
 	// alert); fast.log still gets them.
 	NoAlertRecords bool
+	// TaggedPackets writes an EVE "packet" record for every packet the tag
+	// keyword selects (eve-log alert "tagged-packets: yes").
+	TaggedPackets bool
 	// RawChunk is how many bytes of acknowledged stream data raw stream
 	// inspection waits for in IDS mode before it inspects them (Suricata's
 	// stream.reassembly.toserver-chunk-size, default 2560), unless the app
@@ -69,6 +72,7 @@ type Counters struct {
 	FlowsReplaced  uint64 // flows the flow table ended itself (key reused after timeout, port reuse, memcap reclaim)
 	FlowsAtEnd     uint64 // flows still open when input ended
 	PseudoPackets  uint64 // flow-end pseudo packets inspected (stream data and transactions left)
+	Tagged         uint64 // tagged packets logged (EVE "packet" records)
 	OutputErrors   uint64 // records that could not be written
 	SourceFailures uint64 // source errors other than end of input
 }
@@ -451,6 +455,16 @@ func (s *Single) detect(p *packet.Packet, f *flow.Flow, raw []byte) {
 	s.emit(p, f, matches, first, raw)
 	for i := 1; i < len(views); i++ {
 		s.emit(p, f, s.Detect.InspectTx(p, f, views[i]), views[i], raw)
+	}
+	if s.Opts.TaggedPackets && s.EVE != nil && s.Detect.Tagged() && p.Flags&packet.FlagPseudo == 0 {
+		var flowID uint64
+		if f != nil {
+			flowID = f.ID
+		}
+		c.Tagged++
+		if err := s.EVE.TaggedPacket(p, flowID); err != nil {
+			c.OutputErrors++
+		}
 	}
 	// The verdict holds even when no alert is written (noalert, suppress).
 	verdict := s.Detect.Verdict()

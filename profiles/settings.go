@@ -55,6 +55,9 @@ type EVESettings struct {
 	Flow             bool // alert.flow object (default yes)
 	// FlowRecords writes "flow" records when flows end (types: - flow).
 	FlowRecords bool
+	// TaggedPackets writes "packet" records for tagged packets (alert
+	// option tagged-packets, default yes as in Suricata's suricata.yaml).
+	TaggedPackets bool
 	// Alerts, HTTP, DNS, TLS and Anomaly say which other record types
 	// the types list names (all on without a config file).
 	Alerts, HTTP, DNS, TLS, Anomaly bool
@@ -118,7 +121,7 @@ func DefaultSettings() *Settings {
 	return &Settings{
 		PacketAlertMax: 15,
 		EVE: EVESettings{Enabled: true, Filename: "eve.json", Metadata: true, Flow: true, FlowRecords: true,
-			Alerts: true, HTTP: true, DNS: true, TLS: true, Anomaly: true, HTTPExtended: true,
+			Alerts: true, TaggedPackets: true, HTTP: true, DNS: true, TLS: true, Anomaly: true, HTTPExtended: true,
 			DNSRequests: true, DNSResponses: true, TLSExtended: true, AnomalyAppLayer: true, JA3: "auto", JA4: "auto"},
 		Fast:     FastSettings{Enabled: true, Filename: "fast.log"},
 		Stream:   defaultStream(),
@@ -289,6 +292,9 @@ func (t *Tree) readOutput(s *Settings, i int) error {
 					return err
 				}
 				if s.EVE.Flow, err = t.Bool(tkey+".flow", true); err != nil {
+					return err
+				}
+				if s.EVE.TaggedPackets, err = t.Bool(tkey+".tagged-packets", true); err != nil {
 					return err
 				}
 			}

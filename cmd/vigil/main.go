@@ -331,7 +331,7 @@ func (e *engineRun) runPcap(began time.Time) error {
 	}
 	p = &pipeline.Single{Stages: st, Opts: pipeline.Options{IPS: a.simulateIPS, FlowRecords: s.EVE.FlowRecords,
 		NoAlertRecords: !s.EVE.Alerts, HTTPRecords: s.EVE.HTTP, DNSRecords: s.EVE.DNS, TLSRecords: s.EVE.TLS,
-		AnomalyRecords: s.EVE.Anomaly}}
+		AnomalyRecords: s.EVE.Anomaly, TaggedPackets: s.EVE.TaggedPackets}}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

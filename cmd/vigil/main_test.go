@@ -272,3 +272,32 @@ func TestOutputPipe(t *testing.T) {
 		t.Errorf("unknown field: exit %d, stderr %s", code, stderr)
 	}
 }
+
+// Packets selected by the tag keyword are written as EVE "packet" records.
+func TestTaggedPacketsLogged(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "tag.rules")
+	rule := `alert http any any -> any any (msg:"tag the session"; http.uri; content:"/testmyids"; tag:session,3,packets; sid:99;)` + "\n"
+	if err := os.WriteFile(rules, []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runVigil(t, "--quiet", "-S", rules, "-r", "../../testdata/sample.pcap", "-l", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	alerts, tagged := 0, 0
+	for _, ev := range readEVE(t, filepath.Join(dir, "eve.json")) {
+		switch ev["event_type"] {
+		case "alert":
+			alerts++
+		case "packet":
+			tagged++
+			if _, ok := ev["packet"].(string); !ok {
+				t.Errorf("packet record without the packet: %v", ev)
+			}
+		}
+	}
+	if alerts != 1 || tagged != 3 {
+		t.Errorf("%d alerts (want 1), %d tagged packet records (want 3)", alerts, tagged)
+	}
+}
