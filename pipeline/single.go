@@ -409,6 +409,11 @@ func (s *Single) inspect(p *packet.Packet) {
 		}
 	}
 	c.Inspected++
+	if sess != nil {
+		cs, ok1 := sess.Size(stream.ToServer)
+		ss, ok2 := sess.Size(stream.ToClient)
+		s.Detect.SetStreamSize(uint64(cs), uint64(ss), ok1 || ok2)
+	}
 	s.detect(p, f, raw)
 	if p.NumEvents > 0 && s.Opts.AnomalyRecords && s.EVE != nil {
 		s.packetAnomalies(p, f)

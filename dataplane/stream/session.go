@@ -150,6 +150,15 @@ func (s *Session) NextSeq(dir Dir) (uint32, bool) {
 	return h.nextSeq, h.seen
 }
 
+// Size returns how far direction dir's sequence numbers have advanced
+// since its initial sequence number (next expected sequence number minus
+// ISN, SYN and FIN included), as Suricata's stream_size keyword compares;
+// ok is false when the direction has not been seen.
+func (s *Session) Size(dir Dir) (size uint32, ok bool) {
+	h := &s.half[dir&1]
+	return h.nextSeq - h.isn, h.seen
+}
+
 // offset gives the stream offset of a sequence number of h.
 func (h *half) offset(seq uint32) uint64 { return uint64(seq - h.start) }
 

@@ -511,3 +511,38 @@ func TestTLSValueKeywords(t *testing.T) {
 		}
 	}
 }
+
+// stream_size compares the session's sequence progress given with
+// SetStreamSize; without a session it never matches.
+func TestStreamSize(t *testing.T) {
+	e := compile(t,
+		`alert tcp any any -> any any (msg:"srv"; stream_size:server,<,1111; sid:1;)`,
+		`alert tcp any any -> any any (msg:"cli"; stream_size:client,>=,100; sid:2;)`,
+		`alert tcp any any -> any any (msg:"both"; stream_size:both,>,50; sid:3;)`,
+		`alert tcp any any -> any any (msg:"either"; stream_size:either,=,7; sid:4;)`,
+	)
+	th := e.NewThread()
+	run := func(c, s uint64, ok bool) []uint32 {
+		p := appPkt("x", false)
+		th.SetStreamSize(c, s, ok)
+		var got []uint32
+		for _, m := range th.Inspect(p, httpFlow()) {
+			got = append(got, m.Sig.SID)
+		}
+		return got
+	}
+	if got := run(200, 60, true); !slices.Equal(got, []uint32{1, 2, 3}) {
+		t.Errorf("client 200, server 60: %v", got)
+	}
+	if got := run(7, 2000, true); !slices.Equal(got, []uint32{4}) {
+		t.Errorf("client 7, server 2000: %v", got)
+	}
+	if got := run(200, 60, false); len(got) != 0 {
+		t.Errorf("no session: %v", got)
+	}
+	// The sizes apply to one inspection only.
+	p := appPkt("x", false)
+	if got := th.Inspect(p, httpFlow()); len(got) != 0 {
+		t.Errorf("sizes leaked into the next packet: %v", got)
+	}
+}

@@ -257,24 +257,76 @@ func setupStreamSize(b *builder, o rules.Option) error {
 	if len(parts) != 3 {
 		return errFmt("invalid value %q (want server|client|both|either,OP,N)", o.Value)
 	}
+	m := &streamSizeMatch{}
 	switch strings.ToLower(strings.TrimSpace(parts[0])) {
-	case "server", "client", "both", "either":
+	case "server":
+		m.side = 1
+	case "client":
+		m.side = 0
+	case "both":
+		m.side = 2
+	case "either":
+		m.side = 3
 	default:
 		return errFmt("invalid side %q (want server, client, both or either)", parts[0])
 	}
-	switch strings.TrimSpace(parts[1]) {
+	m.op = strings.TrimSpace(parts[1])
+	switch m.op {
 	case "<", ">", "=", "!=", "<=", ">=":
 	default:
 		return errFmt("invalid operator %q (want <, >, =, !=, <= or >=)", parts[1])
 	}
-	if _, err := strconv.ParseUint(strings.TrimSpace(parts[2]), 10, 32); err != nil {
+	n, err := strconv.ParseUint(strings.TrimSpace(parts[2]), 10, 32)
+	if err != nil {
 		return errFmt("invalid size %q", parts[2])
 	}
+	m.n = n
 	if b.sig.proto != protoTCP && b.sig.proto != protoIP {
 		return errFmt("needs a TCP rule")
 	}
-	b.sig.stream = true
+	b.sig.streamSize = append(b.sig.streamSize, m)
 	return nil
+}
+
+// streamSizeMatch is stream_size: how far the client's (side 0), the
+// server's (1), both (2) or either (3) sequence numbers advanced since
+// their ISN, compared with n (Thread.SetStreamSize supplies them).
+type streamSizeMatch struct {
+	side uint8
+	op   string
+	n    uint64
+}
+
+func (m *streamSizeMatch) cmp(v uint64) bool {
+	switch m.op {
+	case "<":
+		return v < m.n
+	case ">":
+		return v > m.n
+	case "=":
+		return v == m.n
+	case "!=":
+		return v != m.n
+	case "<=":
+		return v <= m.n
+	}
+	return v >= m.n
+}
+
+func (m *streamSizeMatch) match(sz *streamSize) bool {
+	if !sz.ok {
+		return false
+	}
+	c, s := m.cmp(sz.client), m.cmp(sz.server)
+	switch m.side {
+	case 0:
+		return c
+	case 1:
+		return s
+	case 2:
+		return c && s
+	}
+	return c || s
 }
 
 // flow.age: seconds since the flow's first packet.

@@ -141,10 +141,8 @@ type Signature struct {
 	// payload, the reassembled stream, or both (see payloadModeOf).
 	payloadMode     payloadMode
 	inspectsPayload bool // some list inspects pkt_data
-	// stream: stream_size is used; it needs reassembled stream state,
-	// which detection does not receive yet, so the signature cannot
-	// match.
-	stream bool
+	// streamSize holds stream_size tests (Thread.SetStreamSize).
+	streamSize []*streamSizeMatch
 	// bypass / tag requests, recorded for the pipeline.
 	bypass bool
 	tag    bool

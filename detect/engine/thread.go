@@ -78,6 +78,7 @@ type Thread struct {
 	// stream is the reassembled stream input of the next inspection
 	// (SetStream); cleared after each.
 	stream streamInput
+	ssize  streamSize
 	// mark[num] == gen when signature num is already a candidate of the
 	// current packet.
 	mark []uint32
@@ -170,6 +171,20 @@ func (t *Thread) SetStream(data []byte, stateful bool) {
 	t.stream = streamInput{data: data, stateful: stateful}
 }
 
+// SetStreamSize gives the next InspectApp the TCP session's stream sizes
+// for stream_size: how far the client's and the server's sequence numbers
+// advanced since their ISNs (stream.Session.Size). ok false: the packet
+// has no session, and stream_size does not match. It applies to one
+// InspectApp (and the InspectTx calls that follow it) only.
+func (t *Thread) SetStreamSize(client, server uint64, ok bool) {
+	t.ssize = streamSize{client: client, server: server, ok: ok}
+}
+
+type streamSize struct {
+	client, server uint64
+	ok             bool
+}
+
 // TxState remembers which signatures alerted on one app-layer
 // transaction, so that each alerts once per transaction (Suricata's
 // per-transaction detect state). The app layer keeps one per transaction
@@ -206,7 +221,7 @@ func (t *Thread) run(p *packet.Packet, f *flow.Flow, app AppState) []Match {
 	defer func() { t.app, t.txs = nil, nil }()
 	e := t.e
 	if !t.txOnly {
-		defer func() { t.stream = streamInput{} }()
+		defer func() { t.stream, t.ssize = streamInput{}, streamSize{} }()
 	}
 	gi := groupOf(p)
 	di := dirGroupNone
@@ -456,8 +471,10 @@ func (t *Thread) matchSig(s *Signature, p *packet.Packet, f *flow.Flow, payload 
 	if len(s.xbRead) > 0 && !t.xbitsMatch(s, p) {
 		return false
 	}
-	if s.stream {
-		return false
+	for _, m := range s.streamSize {
+		if !m.match(&t.ssize) {
+			return false
+		}
 	}
 	for _, m := range s.flowAge {
 		if !m.matchFlow(f, p) {
