@@ -93,7 +93,14 @@ type Layer struct {
 	nviews   int
 	recs     []Record
 	gapBuf   []byte
-	dnsTCP   []*dns.Message // messages the TCP DNS handler received during a Feed
+	// dnsTCP holds copies of the messages the TCP DNS handler received
+	// during the current packet (the parser reuses its message and its
+	// bytes point into stream data valid only during the Feed); dnsArena
+	// backs their byte slices. Both are reset by Begin.
+	dnsTCP   []dns.Message
+	dnsTCPTx []uint64
+	ndnsTCP  int
+	dnsArena []byte
 
 	Stats Stats
 }
@@ -217,6 +224,8 @@ func (l *Layer) peek(f *flow.Flow) *flowState {
 func (l *Layer) Begin(p *packet.Packet, f *flow.Flow) {
 	l.cur, l.curPkt = f, p
 	l.recs = l.recs[:0]
+	l.ndnsTCP = 0
+	l.dnsArena = l.dnsArena[:0]
 	if st := l.peek(f); st != nil {
 		st.upd = [2]bool{}
 		st.udpMsg = nil
@@ -268,10 +277,10 @@ func (l *Layer) Data(s *stream.Session, dir stream.Dir, data []byte) int {
 // Gap implements stream.Consumer.
 func (l *Layer) Gap(s *stream.Session, dir stream.Dir, n uint32) {
 	f := l.cur
-	if f == nil || f.AppState == 0 {
+	if f == nil {
 		return
 	}
-	st := l.states[f.AppState-1]
+	st := l.state(f)
 	l.Stats.Gaps++
 	d := int(dir) & 1
 	if st.proto == flow.AppProtoUnknown {
@@ -333,6 +342,8 @@ func (l *Layer) DNSMessage(dir dns.Direction, m *dns.Message, err error) {
 	if st == nil {
 		return
 	}
+	m = l.keepDNS(m)
+	l.dnsTCPTx = append(l.dnsTCPTx[:l.ndnsTCP-1], st.dnsTx)
 	st.udpMsg = m
 	l.recs = append(l.recs, Record{Kind: RecordDNS, Flow: l.cur, DNS: m, TxID: st.dnsTx})
 	l.dnsAnomalies(l.cur, m, st.dnsTx)
@@ -479,7 +490,15 @@ func (l *Layer) Views(p *packet.Packet, f *flow.Flow) []*View {
 			out = append(out, v)
 		}
 	case flow.AppProtoDNS:
-		if st.udpMsg != nil {
+		if l.ndnsTCP > 0 {
+			// Every message of this packet's TCP data, in order.
+			for i := 0; i < l.ndnsTCP; i++ {
+				if v := l.view(); v != nil {
+					fillDNS(v, &l.dnsTCP[i], l.dnsTCPTx[i])
+					out = append(out, v)
+				}
+			}
+		} else if st.udpMsg != nil {
 			if v := l.view(); v != nil {
 				fillDNS(v, st.udpMsg, st.dnsTx)
 				out = append(out, v)
@@ -511,10 +530,12 @@ func (l *Layer) httpViews(st *flowState, p *packet.Packet, d int, out []*View) [
 		return out
 	}
 	txs := st.http.Txs()
-	for _, tx := range txs {
+	for i, tx := range txs {
 		m := st.meta(tx.ID)
 		v := l.view()
 		if v == nil {
+			// view counted this one; count the rest too.
+			l.Stats.ViewsDropped += uint64(len(txs) - i - 1)
 			break
 		}
 		fillHTTP(v, tx, d)
@@ -1002,4 +1023,37 @@ func (l *Layer) RawTrigger(f *flow.Flow, dir int) bool {
 	t := st.trig[dir&1]
 	st.trig[dir&1] = false
 	return t
+}
+
+// keepDNS copies a DNS message received over TCP, with its bytes, into
+// storage that lives until the next Begin.
+func (l *Layer) keepDNS(src *dns.Message) *dns.Message {
+	if l.ndnsTCP == len(l.dnsTCP) {
+		l.dnsTCP = append(l.dnsTCP, dns.Message{})
+	}
+	dst := &l.dnsTCP[l.ndnsTCP]
+	l.ndnsTCP++
+	qs, an, ns, ar := dst.Questions[:0], dst.Answers[:0], dst.Authorities[:0], dst.Additionals[:0]
+	*dst = *src
+	cp := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		st := len(l.dnsArena)
+		l.dnsArena = append(l.dnsArena, b...)
+		return l.dnsArena[st:len(l.dnsArena):len(l.dnsArena)]
+	}
+	for _, q := range src.Questions {
+		q.Name = cp(q.Name)
+		qs = append(qs, q)
+	}
+	rr := func(dst []dns.Record, src []dns.Record) []dns.Record {
+		for _, r := range src {
+			r.Name, r.Data, r.Target, r.RName = cp(r.Name), cp(r.Data), cp(r.Target), cp(r.RName)
+			dst = append(dst, r)
+		}
+		return dst
+	}
+	dst.Questions, dst.Answers, dst.Authorities, dst.Additionals = qs, rr(an, src.Answers), rr(ns, src.Authorities), rr(ar, src.Additionals)
+	return dst
 }
