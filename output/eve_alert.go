@@ -157,11 +157,7 @@ func (e *EVE) Alert(p *packet.Packet, flowID uint64, a *AlertInfo) error {
 	}
 
 	if e.cfg.Packet {
-		j.base64("packet", p.Data)
-		j.openObject("packet_info")
-		j.uint("linktype", uint64(p.LinkType))
-		j.str("linktype_name", linkTypeName(p.LinkType))
-		j.closeObject()
+		e.packetFields(p)
 	}
 	return e.end()
 }

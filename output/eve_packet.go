@@ -13,11 +13,16 @@ func (e *EVE) TaggedPacket(p *packet.Packet, flowID uint64) error {
 		return errNilAlert
 	}
 	e.begin(p, flowID, "packet")
+	e.packetFields(p)
+	return e.end()
+}
+
+// packetFields writes "packet" (the frame in base64) and "packet_info".
+func (e *EVE) packetFields(p *packet.Packet) {
 	j := &e.s.j
 	j.base64("packet", p.Data)
 	j.openObject("packet_info")
 	j.uint("linktype", uint64(p.LinkType))
 	j.str("linktype_name", linkTypeName(p.LinkType))
 	j.closeObject()
-	return e.end()
 }

@@ -252,3 +252,8 @@ func appendPadded(b []byte, v, width int) []byte {
 	}
 	return append(b, tmp[i:]...)
 }
+
+// AppendJSONBytes appends v as a quoted JSON string escaped exactly as EVE
+// escapes wire bytes (invalid UTF-8 as \\xNN), for other writers of
+// EVE-style lines (output/pipe).
+func AppendJSONBytes(b, v []byte) []byte { return appendJSONBytes(b, v) }

@@ -61,3 +61,10 @@ func appendFastTime(b []byte, ns int64, loc *time.Location) []byte {
 	b = append(b, '.')
 	return appendPadded(b, usec, 6)
 }
+
+// AppendTimestamp appends a packet time as EVE writes timestamps
+// ("2009-11-24T21:26:03.604227+0100", local time of loc), for other writers
+// of EVE-style lines (output/pipe).
+func AppendTimestamp(b []byte, ns int64, loc *time.Location) []byte {
+	return appendISOTime(b, ns, loc)
+}

@@ -567,19 +567,12 @@ func (t *Tracker) compact(s *Session, h *half) {
 // differs reports whether data, for [seq, end), differs from the stored
 // segments' bytes where they cover it.
 func (t *Tracker) differs(h *half, seq, end uint32, data []byte) bool {
-	for _, sg := range h.segs {
-		if !seqLT(sg.seq, end) {
-			break
-		}
-		os, oe := seqMax(seqMax(sg.seq, seq), h.base), seqMin(sg.end, end)
-		if !seqLT(os, oe) {
-			continue
-		}
-		if !bytes.Equal(h.buf[os-h.base:oe-h.base], data[os-seq:oe-seq]) {
-			return true
-		}
-	}
-	return false
+	diff := false
+	h.overlaps(seq, end, func(os, oe uint32) bool {
+		diff = !bytes.Equal(h.buf[os-h.base:oe-h.base], data[os-seq:oe-seq])
+		return !diff
+	})
+	return diff
 }
 
 // release gives the session's buffers back.
@@ -594,6 +587,16 @@ func (t *Tracker) releaseHalf(h *half) {
 // normalize overwrites data (stream bytes [seq, end)) with the bytes the
 // stream keeps for that range, where it still has them.
 func (t *Tracker) normalize(h *half, seq, end uint32, data []byte) {
+	h.overlaps(seq, end, func(os, oe uint32) bool {
+		copy(data[os-seq:oe-seq], h.buf[os-h.base:oe-h.base])
+		return true
+	})
+}
+
+// overlaps calls fn with each range [os, oe) where a stored segment of h
+// overlaps [seq, end) (clipped to what the buffer still holds), in order,
+// until fn returns false.
+func (h *half) overlaps(seq, end uint32, fn func(os, oe uint32) bool) {
 	for _, sg := range h.segs {
 		if !seqLT(sg.seq, end) {
 			break
@@ -602,6 +605,8 @@ func (t *Tracker) normalize(h *half, seq, end uint32, data []byte) {
 		if !seqLT(os, oe) {
 			continue
 		}
-		copy(data[os-seq:oe-seq], h.buf[os-h.base:oe-h.base])
+		if !fn(os, oe) {
+			return
+		}
 	}
 }
