@@ -33,8 +33,10 @@ func TestAbsent(t *testing.T) {
 		{"no referer", httpSet("http.uri", "/", "http.user_agent", "foo"), []uint32{1, 6, 7, 8, 9, 10, 20, 21, 23}},
 		{"referer with example", httpSet("http.uri", "/", "http.user_agent", "foo", "http.referer", "http://example.com/"), []uint32{1, 10, 20, 21, 23}},
 		{"other referer", httpSet("http.uri", "/", "http.user_agent", "foo", "http.referer", "http://x/"), []uint32{1, 5, 6, 7, 20, 21, 23}},
-		// An empty instance is present: absent does not match it.
-		{"empty referer", httpSet("http.uri", "/", "http.user_agent", "foo", "http.referer", ""), []uint32{1, 20, 21, 23}},
+		// An empty instance is present: absent does not match it, a
+		// negated content does (suricata-verify detect-bsize-0: an empty
+		// User-Agent matches content:!"u" and bsize:0).
+		{"empty referer", httpSet("http.uri", "/", "http.user_agent", "foo", "http.referer", ""), []uint32{1, 5, 6, 7, 20, 21, 23}},
 		{"no ua", httpSet("http.uri", "/", "http.referer", "x"), []uint32{1, 5, 6, 7, 21, 22, 23}},
 	} {
 		if got := appAlerts(t, e, p, httpFlow(), tc.set); !slices.Equal(got, tc.want) {

@@ -525,7 +525,10 @@ func (t *Thread) inspectList(bl *bufList, p *packet.Packet, payload []byte) bool
 		if len(bl.xf) > 0 {
 			buf = t.transform(bl.xf, buf)
 		}
-		if len(buf) > 0 {
+		// An app-layer buffer that is present but empty (a header with
+		// no value) is inspected too: bsize:0 and negated content match
+		// it, as in Suricata. An empty packet payload is not.
+		if len(buf) > 0 || bl.id >= BufBase64Data {
 			t.bufOff = 0
 			t.budget = t.e.cfg.InspectionRecursionLimit
 			if t.inspect(bl.steps, 0, buf) == 1 {
