@@ -546,3 +546,23 @@ func TestStreamSize(t *testing.T) {
 		t.Errorf("sizes leaked into the next packet: %v", got)
 	}
 }
+
+// A relative byte_extract after a legacy uricontent inspects the URI, as
+// Suricata attaches relative keywords to the list of the previous content
+// (suricata-verify UriTestSig28).
+func TestRelativeAfterLegacyModifier(t *testing.T) {
+	e := compile(t,
+		`alert tcp any any -> any any (msg:"legacy"; uricontent:"this"; byte_extract:1,2,one,string,dec,relative; uricontent:"ring"; distance:one; sid:1;)`,
+		`alert tcp any any -> any any (msg:"modifier"; content:"this"; http_uri; isdataat:5,relative; sid:2;)`,
+		`alert tcp any any -> any any (msg:"too far"; content:"this"; http_uri; isdataat:50,relative; sid:3;)`,
+	)
+	p := appPkt("unrelated payload", false)
+	set := httpSet("http.uri", "/this_b5ig_string_now_in_http")
+	if got := appAlerts(t, e, p, httpFlow(), set); !slices.Equal(got, []uint32{1, 2}) {
+		t.Errorf("got %v, want [1 2]", got)
+	}
+	set = httpSet("http.uri", "/this_b7ig_string_now_in_http")
+	if got := appAlerts(t, e, p, httpFlow(), set); !slices.Equal(got, []uint32{2}) {
+		t.Errorf("wrong extracted distance: got %v, want [2]", got)
+	}
+}

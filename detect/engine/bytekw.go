@@ -372,9 +372,9 @@ func parseFormat(s string) (uint8, bool) {
 
 // addByteStep appends a byte keyword to the current list.
 func (b *builder) addByteStep(o *byteOp) {
-	l := b.list()
+	l := b.relList(o.relative)
 	if o.relative {
-		if j := b.prevMatchIndex(len(*l)); j >= 0 {
+		if j := prevMatch(*l, len(*l)); j >= 0 {
 			(*l)[j].flags |= fRelativeNext
 		}
 	}

@@ -79,6 +79,18 @@ func (b *builder) curList() *bufList {
 // inspection keywords go.
 func (b *builder) list() *[]step { return &b.curList().steps }
 
+// relList returns the list a relative inspection keyword (byte_*,
+// isdataat) goes to: with no sticky buffer named, the list of the last
+// content, which a legacy modifier (uricontent, http_uri, ...) may have
+// moved out of pkt_data, as Suricata attaches relative keywords to the
+// list of the previous content; else the current list.
+func (b *builder) relList(relative bool) *[]step {
+	if relative && !b.explicitBuf && b.lastContent >= 0 && b.lastList != b.cur {
+		return &b.sig.bufs[b.lastList].steps
+	}
+	return b.list()
+}
+
 // content returns the content the modifier keyword applies to.
 func (b *builder) content(kw string) (*step, error) {
 	if b.lastContent < 0 {
@@ -826,9 +838,9 @@ func setupIsdataat(b *builder, o rules.Option) error {
 			return errFmt("unknown option %q (want relative)", parts[1])
 		}
 	}
-	l := b.list()
+	l := b.relList(st.flags&fRelative != 0)
 	if st.flags&fRelative != 0 {
-		if j := b.prevMatchIndex(len(*l)); j >= 0 {
+		if j := prevMatch(*l, len(*l)); j >= 0 {
 			(*l)[j].flags |= fRelativeNext
 		}
 	}
