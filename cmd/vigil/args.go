@@ -22,6 +22,7 @@ type cliArgs struct {
 	simulateIPS     bool     // --simulate-ips
 	iface           []string // -i (live capture: not built yet)
 	quiet           bool     // --quiet: no summary
+	cpuProfile      string   // --cpuprofile FILE (Go CPU profile of the run)
 	verbose         int      // -v
 	showVersion     bool     // -V / --build-info
 	help            bool
@@ -44,6 +45,7 @@ const usage = `usage: vigil [options]          (Suricata-compatible flags)
   --disable-detection    decode and track flows, no rules
   --simulate-ips         apply drop/reject verdicts as an inline engine would
   --quiet                no summary on stdout
+  --cpuprofile FILE      write a Go CPU profile of the packet processing to FILE
   -V, --build-info       print the version
 `
 
@@ -123,6 +125,8 @@ func parseArgs(argv []string) (*cliArgs, error) {
 		case "--quiet":
 			err = flag()
 			a.quiet = true
+		case "--cpuprofile":
+			a.cpuProfile, err = value()
 		case "-v":
 			if hasVal && strings.Trim(val, "v") != "" {
 				return nil, fmt.Errorf("unknown option %q", arg)

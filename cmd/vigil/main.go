@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -337,7 +338,20 @@ func (e *engineRun) runPcap(began time.Time) error {
 	defer stop()
 	startup := time.Since(began)
 	t0 := time.Now()
+	if a.cpuProfile != "" {
+		pf, err := os.Create(a.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+	}
 	runErr := p.Run(ctx, sigs)
+	if a.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	elapsed := time.Since(t0)
 	if !a.quiet {
 		e.summary(p, sigs, startup, elapsed, eveFile, fastFile)

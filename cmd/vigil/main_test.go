@@ -301,3 +301,16 @@ func TestTaggedPacketsLogged(t *testing.T) {
 		t.Errorf("%d alerts (want 1), %d tagged packet records (want 3)", alerts, tagged)
 	}
 }
+
+// --cpuprofile writes a Go CPU profile of the run.
+func TestCPUProfileFlag(t *testing.T) {
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "cpu.prof")
+	_, stderr, code := runVigil(t, "--quiet", "--cpuprofile", prof, "-S", "../../testdata/sample.rules", "-r", "../../testdata/sample.pcap", "-l", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
+		t.Fatalf("no profile written: %v", err)
+	}
+}
