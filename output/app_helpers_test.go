@@ -8,9 +8,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/json"
-	"io"
+	"github.com/vigil-ids/vigil/internal/testtls"
 	"math/big"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -106,19 +105,6 @@ func goldenCert() (ctls.Certificate, []byte, error) {
 	return ctls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, der, nil
 }
 
-type recConn struct {
-	net.Conn
-	mu  sync.Mutex
-	out []byte
-}
-
-func (c *recConn) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	c.out = append(c.out, b...)
-	c.mu.Unlock()
-	return c.Conn.Write(b)
-}
-
 // recordTLS runs a crypto/tls handshake over a pipe and records both
 // directions.
 func recordTLS(version uint16) (tlsRec, error) {
@@ -126,49 +112,15 @@ func recordTLS(version uint16) (tlsRec, error) {
 	if err != nil {
 		return tlsRec{}, err
 	}
-	a, b := net.Pipe()
-	cc, sc := &recConn{Conn: a}, &recConn{Conn: b}
 	pool := x509.NewCertPool()
 	leaf, _ := x509.ParseCertificate(der)
 	pool.AddCert(leaf)
-	client := ctls.Client(cc, &ctls.Config{ServerName: "test.example", RootCAs: pool,
-		MaxVersion: version, NextProtos: []string{"h2", "http/1.1"}})
-	server := ctls.Server(sc, &ctls.Config{Certificates: []ctls.Certificate{cert},
-		MaxVersion: version, NextProtos: []string{"h2"}})
-	errc := make(chan error, 1)
-	go func() {
-		if err := server.Handshake(); err != nil {
-			errc <- err
-			return
-		}
-		buf := make([]byte, 5)
-		_, err := io.ReadFull(server, buf)
-		if err == nil {
-			_, err = server.Write([]byte("world"))
-		}
-		errc <- err
-	}()
-	if err := client.Handshake(); err != nil {
+	ts, tc, err := testtls.Record(testtls.Options{Version: version, ServerName: "test.example", Cert: cert, Roots: pool,
+		ClientALPN: []string{"h2", "http/1.1"}, ServerALPN: []string{"h2"}, AppData: true})
+	if err != nil {
 		return tlsRec{}, err
 	}
-	if _, err := client.Write([]byte("hello")); err != nil {
-		return tlsRec{}, err
-	}
-	buf := make([]byte, 5)
-	if _, err := io.ReadFull(client, buf); err != nil {
-		return tlsRec{}, err
-	}
-	if err := <-errc; err != nil {
-		return tlsRec{}, err
-	}
-	// Close the pipe itself: a TLS close_notify would wait for a reader.
-	a.Close()
-	b.Close()
-	cc.mu.Lock()
-	sc.mu.Lock()
-	defer cc.mu.Unlock()
-	defer sc.mu.Unlock()
-	return tlsRec{toServer: cc.out, toClient: sc.out, der: der}, nil
+	return tlsRec{toServer: ts, toClient: tc, der: der}, nil
 }
 
 // tlsParsers returns parsers fed with a TLS 1.2 and a TLS 1.3 handshake.

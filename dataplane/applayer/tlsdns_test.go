@@ -9,9 +9,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"github.com/vigil-ids/vigil/internal/testtls"
 	"math/big"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,26 +22,6 @@ import (
 	"github.com/vigil-ids/vigil/dataplane/packet"
 	"github.com/vigil-ids/vigil/detect/engine"
 )
-
-// recConn records what is written to a net.Conn.
-type recConn struct {
-	net.Conn
-	mu  sync.Mutex
-	out bytes.Buffer
-}
-
-func (c *recConn) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	c.out.Write(b)
-	c.mu.Unlock()
-	return c.Conn.Write(b)
-}
-
-func (c *recConn) bytes() []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return bytes.Clone(c.out.Bytes())
-}
 
 func selfSigned(tb testing.TB, cn string) ctls.Certificate {
 	tb.Helper()
@@ -68,26 +48,12 @@ func selfSigned(tb testing.TB, cn string) ctls.Certificate {
 // server's stream).
 func tlsHandshake(tb testing.TB, sni string) (toServer, toClient []byte) {
 	tb.Helper()
-	a, b := net.Pipe()
-	cc, sc := &recConn{Conn: a}, &recConn{Conn: b}
-	cert := selfSigned(tb, sni)
-	errs := make(chan error, 2)
-	go func() {
-		c := ctls.Client(cc, &ctls.Config{ServerName: sni, InsecureSkipVerify: true, MaxVersion: ctls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
-		errs <- c.Handshake()
-	}()
-	go func() {
-		s := ctls.Server(sc, &ctls.Config{Certificates: []ctls.Certificate{cert}, MaxVersion: ctls.VersionTLS12})
-		errs <- s.Handshake()
-	}()
-	for i := 0; i < 2; i++ {
-		if err := <-errs; err != nil {
-			tb.Fatalf("handshake: %v", err)
-		}
+	ts, tc, err := testtls.Record(testtls.Options{Version: ctls.VersionTLS12, ServerName: sni, Cert: selfSigned(tb, sni),
+		ClientALPN: []string{"h2", "http/1.1"}})
+	if err != nil {
+		tb.Fatalf("handshake: %v", err)
 	}
-	a.Close()
-	b.Close()
-	return cc.bytes(), sc.bytes()
+	return ts, tc
 }
 
 // clientHello returns the first TLS record the client sends.

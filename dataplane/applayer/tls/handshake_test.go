@@ -11,28 +11,13 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
+	"github.com/vigil-ids/vigil/internal/testtls"
 	"math/big"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
-
-// recConn records what is written to a connection.
-type recConn struct {
-	net.Conn
-	mu  sync.Mutex
-	out []byte
-}
-
-func (c *recConn) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	c.out = append(c.out, b...)
-	c.mu.Unlock()
-	return c.Conn.Write(b)
-}
 
 // capture is a recorded TLS connection.
 type tlsCapture struct {
@@ -74,47 +59,15 @@ func record(version uint16) (tlsCapture, error) {
 	if err != nil {
 		return tlsCapture{}, err
 	}
-	a, b := net.Pipe()
-	cc := &recConn{Conn: a}
-	sc := &recConn{Conn: b}
 	pool := x509.NewCertPool()
 	leaf, _ := x509.ParseCertificate(der)
 	pool.AddCert(leaf)
-	client := ctls.Client(cc, &ctls.Config{ServerName: "test.example", RootCAs: pool, MaxVersion: version, NextProtos: []string{"h2", "http/1.1"}})
-	server := ctls.Server(sc, &ctls.Config{Certificates: []ctls.Certificate{cert}, MaxVersion: version, NextProtos: []string{"h2"}})
-	errc := make(chan error, 1)
-	go func() {
-		if err := server.Handshake(); err != nil {
-			errc <- err
-			return
-		}
-		buf := make([]byte, 5)
-		_, err := io.ReadFull(server, buf)
-		if err == nil {
-			_, err = server.Write([]byte("world"))
-		}
-		errc <- err
-	}()
-	if err := client.Handshake(); err != nil {
+	ts, tc, err := testtls.Record(testtls.Options{Version: version, ServerName: "test.example", Cert: cert, Roots: pool,
+		ClientALPN: []string{"h2", "http/1.1"}, ServerALPN: []string{"h2"}, AppData: true})
+	if err != nil {
 		return tlsCapture{}, err
 	}
-	if _, err := client.Write([]byte("hello")); err != nil {
-		return tlsCapture{}, err
-	}
-	buf := make([]byte, 5)
-	if _, err := io.ReadFull(client, buf); err != nil {
-		return tlsCapture{}, err
-	}
-	if err := <-errc; err != nil {
-		return tlsCapture{}, err
-	}
-	client.Close()
-	server.Close()
-	cc.mu.Lock()
-	sc.mu.Lock()
-	defer cc.mu.Unlock()
-	defer sc.mu.Unlock()
-	return tlsCapture{toServer: cc.out, toClient: sc.out, certDER: der}, nil
+	return tlsCapture{toServer: ts, toClient: tc, certDER: der}, nil
 }
 
 func captures(t testing.TB) (tlsCapture, tlsCapture) {
