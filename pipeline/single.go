@@ -372,16 +372,6 @@ func (s *Single) inspect(p *packet.Packet) {
 		}
 		if s.Stream != nil && p.IsTCP() {
 			sess = s.Stream.Process(p, f)
-			if sess != nil {
-				// flow:established follows the TCP session, as Suricata
-				// sets it: from the handshake's end to the session's
-				// end, FIN and RST packets included.
-				if sess.State >= stream.StateEstablished {
-					p.Flags |= packet.FlagEstablished
-				} else {
-					p.Flags &^= packet.FlagEstablished
-				}
-			}
 			if p.Flags&packet.FlagModified != 0 {
 				decode.FixTCPChecksum(p)
 			}

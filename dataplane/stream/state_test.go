@@ -347,3 +347,22 @@ func TestAsyncOneside(t *testing.T) {
 		t.Fatalf("async data %q", c.rec.data[ToServer].String())
 	}
 }
+
+// A session's packets carry FlagEstablished from the handshake's end to
+// the session's end, FIN packets included.
+func TestEstablishedFlag(t *testing.T) {
+	c := newConn(t, Config{})
+	p := c.send(ToServer, S, cli, 0, "")
+	if p.Flags&packet.FlagEstablished != 0 {
+		t.Fatal("SYN marked established")
+	}
+	c.handshake()
+	p = c.send(ToServer, PA, cli+1, srv+1, "x")
+	if p.Flags&packet.FlagEstablished == 0 {
+		t.Fatal("data packet not established")
+	}
+	p = c.send(ToServer, FA, cli+2, srv+1, "")
+	if p.Flags&packet.FlagEstablished == 0 {
+		t.Fatal("FIN of an established session not established")
+	}
+}

@@ -195,7 +195,24 @@ func (t *Tracker) FlowEnd(f *flow.Flow, raw func(s *Session, dir Dir, data []byt
 // packet has none (not TCP, no handshake seen and midstream pickup off,
 // memcap). A session marked DropFlow sets p.Verdict to drop; one marked
 // PassFlow is no longer tracked.
+//
+// For a packet with a session it also sets packet.FlagEstablished from the
+// TCP state, as Suricata's flow:established follows the session: from the
+// end of the handshake to the session's end, FIN and RST packets included
+// (the flow table's own view ends at the first FIN).
 func (t *Tracker) Process(p *packet.Packet, f *flow.Flow) *Session {
+	s := t.process(p, f)
+	if s != nil {
+		if s.State >= StateEstablished {
+			p.Flags |= packet.FlagEstablished
+		} else {
+			p.Flags &^= packet.FlagEstablished
+		}
+	}
+	return s
+}
+
+func (t *Tracker) process(p *packet.Packet, f *flow.Flow) *Session {
 	if p == nil || f == nil || !p.IsTCP() {
 		return nil
 	}
