@@ -20,7 +20,6 @@
 package applayer
 
 import (
-	"net/netip"
 	"strings"
 	"time"
 	"unsafe"
@@ -85,8 +84,7 @@ type Layer struct {
 	free   []uint32
 
 	// cur is the flow of the packet being processed (Begin).
-	cur    *flow.Flow
-	curPkt *packet.Packet
+	cur *flow.Flow
 
 	views    []View
 	viewPtrs []*View
@@ -222,7 +220,7 @@ func (l *Layer) peek(f *flow.Flow) *flowState {
 // callbacks that follow belong to it. It also clears the records of the
 // previous packet.
 func (l *Layer) Begin(p *packet.Packet, f *flow.Flow) {
-	l.cur, l.curPkt = f, p
+	l.cur = f
 	l.recs = l.recs[:0]
 	l.ndnsTCP = 0
 	l.dnsArena = l.dnsArena[:0]
@@ -486,7 +484,7 @@ func (l *Layer) Views(p *packet.Packet, f *flow.Flow) []*View {
 		out = l.httpViews(st, p, d, out)
 	case flow.AppProtoTLS:
 		if v := l.view(); v != nil && st.tls != nil {
-			fillTLS(v, st, d, p.TimeNs)
+			fillTLS(v, st, p.TimeNs)
 			out = append(out, v)
 		}
 	case flow.AppProtoDNS:
@@ -692,8 +690,8 @@ func (l *Layer) Release(f *flow.Flow) {
 	}
 }
 
-// Pending reports whether f has app-layer data that a pseudo packet of
-// direction d should inspect at flow end.
+// Pending reports whether f has app-layer state (a detected protocol) that
+// flow-end pseudo packets should inspect.
 func (l *Layer) Pending(f *flow.Flow) bool {
 	st := l.peek(f)
 	return st != nil && st.proto != flow.AppProtoUnknown && st.proto != flow.AppProtoFailed
@@ -885,7 +883,7 @@ func str(s string) []byte {
 }
 
 // fillTLS fills v with the flow's handshake so far.
-func fillTLS(v *View, st *flowState, d int, nowNs int64) {
+func fillTLS(v *View, st *flowState, nowNs int64) {
 	t := st.tls
 	v.Proto, v.TLS, v.HasTx, v.TxID = flow.AppProtoTLS, t, true, 0
 	v.ts = &st.tlsTS
@@ -940,7 +938,6 @@ func fillTLS(v *View, st *flowState, d int, nowNs int64) {
 	if state != 0 {
 		v.SetField(engine.FieldSSLState, state)
 	}
-	_ = d
 }
 
 func b2u(b bool) uint64 {
@@ -967,11 +964,6 @@ func versionBit(v uint16) uint64 {
 		return 32
 	}
 	return 0
-}
-
-// FlowAddrs returns the client and server of f (EVE's flow orientation).
-func FlowAddrs(f *flow.Flow) (client, server netip.Addr) {
-	return f.Key.SrcAddr(), f.Key.DstAddr()
 }
 
 // dnsAnomalies queues an anomaly record per event of DNS message m.
