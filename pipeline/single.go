@@ -130,6 +130,9 @@ type Single struct {
 	pseudo      packet.Packet // flow-end pseudo packet
 	ending      *flow.Flow    // flow whose end is being processed (onRaw)
 	endDone     [2]bool       // pseudo packet of that direction inspected
+
+	pub  publisher // counters for the management thread
+	ring RingStats // autofp: this thread's receive-side hand-over counters
 }
 
 // FlowEnded is the flow table's OnEnd callback (flow.Config.OnEnd): the
@@ -276,6 +279,7 @@ func (s *Single) Run(ctx context.Context, sigs []*engine.Signature) error {
 			s.process(p)
 		}
 		s.Source.Done(b)
+		s.publishIfAsked()
 		if s.Progress != nil {
 			s.Progress(&s.Counters)
 		}
@@ -294,6 +298,7 @@ func (s *Single) Run(ctx context.Context, sigs []*engine.Signature) error {
 	if ferr := s.flushOutputs(); ferr != nil && runErr == nil {
 		runErr = ferr
 	}
+	s.pub.publish(s.fillSnapshot)
 	return runErr
 }
 
