@@ -411,7 +411,7 @@ func (l *Layer) UDP(p *packet.Packet, f *flow.Flow) {
 		return
 	}
 	if f.AppProto == flow.AppProtoUnknown {
-		if l.cfg.NoDNS || !probeDNSUDP(pl) {
+		if l.cfg.NoDNS || !probeDNSUDP(pl, p.SrcPort, p.DstPort) {
 			st := l.state(f)
 			d := dirOf(p)
 			st.done[d] = true

@@ -151,8 +151,14 @@ func probeDNSTCP(data []byte) probeResult {
 }
 
 // probeDNSUDP: a DNS message (the whole UDP payload) with a plausible
-// header and at least one question.
-func probeDNSUDP(data []byte) bool {
+// header and at least one question, on any port but NetBIOS name
+// service's (137): NBNS uses DNS's wire format for a different protocol
+// (its own name encoding and record types), which Suricata does not log as
+// DNS either.
+func probeDNSUDP(data []byte, sport, dport uint16) bool {
+	if sport == 137 || dport == 137 {
+		return false
+	}
 	return len(data) >= 12 && plausibleDNSHeader(data)
 }
 

@@ -169,13 +169,16 @@ func TestProbeDNSTCP(t *testing.T) {
 
 func TestProbeDNSUDP(t *testing.T) {
 	q := dnsQuery(7, "a.example")
-	if !probeDNSUDP(q) {
+	if !probeDNSUDP(q, 5353, 53) {
 		t.Errorf("probeDNSUDP(query) = false")
 	}
-	if probeDNSUDP(q[:11]) {
+	if probeDNSUDP(q, 137, 137) {
+		t.Errorf("probeDNSUDP(query on NetBIOS name service port) = true")
+	}
+	if probeDNSUDP(q[:11], 5353, 53) {
 		t.Errorf("probeDNSUDP(11 bytes) = true")
 	}
-	if probeDNSUDP([]byte("this is not a dns message at all")) {
+	if probeDNSUDP([]byte("this is not a dns message at all"), 5353, 53) {
 		t.Errorf("probeDNSUDP(text) = true")
 	}
 }
