@@ -33,7 +33,7 @@ type StatsConfig struct {
 // an attacker nothing).
 type StatsManager struct {
 	cfg     StatsConfig
-	threads []*Single
+	threads []Thread
 	start   time.Time
 
 	snap  Snapshot
@@ -42,8 +42,15 @@ type StatsManager struct {
 	seqs  []uint64
 }
 
+// Thread is a pipeline thread whose counters the management thread
+// collects: a *Single (single and workers runmodes, and autofp workers) or
+// a *Receiver (autofp capture threads).
+type Thread interface {
+	publisher() *publisher
+}
+
 // NewStatsManager returns a manager over the given threads.
-func NewStatsManager(cfg StatsConfig, threads []*Single) *StatsManager {
+func NewStatsManager(cfg StatsConfig, threads []Thread) *StatsManager {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 8 * time.Second
 	}
@@ -58,11 +65,11 @@ func NewStatsManager(cfg StatsConfig, threads []*Single) *StatsManager {
 // next Collect.
 func (m *StatsManager) Collect() *Snapshot {
 	for i, t := range m.threads {
-		m.seqs[i] = t.pub.request()
+		m.seqs[i] = t.publisher().request()
 	}
 	deadline := time.Now().Add(m.cfg.Wait)
 	for i, t := range m.threads {
-		for t.pub.seq.Load() == m.seqs[i] && time.Now().Before(deadline) {
+		for t.publisher().seq.Load() == m.seqs[i] && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
 	}
@@ -74,7 +81,7 @@ func (m *StatsManager) Collect() *Snapshot {
 func (m *StatsManager) Sum() *Snapshot {
 	m.total = Snapshot{}
 	for _, t := range m.threads {
-		t.pub.read(&m.snap)
+		t.publisher().read(&m.snap)
 		m.total.Add(&m.snap)
 	}
 	return &m.total

@@ -23,6 +23,7 @@ import (
 	"github.com/vigil-ids/vigil/detect/rules"
 	"github.com/vigil-ids/vigil/output"
 	"github.com/vigil-ids/vigil/output/pipe"
+	"github.com/vigil-ids/vigil/pipeline/ring"
 )
 
 // Options choose how a pipeline treats packets.
@@ -131,8 +132,8 @@ type Single struct {
 	ending      *flow.Flow    // flow whose end is being processed (onRaw)
 	endDone     [2]bool       // pseudo packet of that direction inspected
 
-	pub  publisher // counters for the management thread
-	ring RingStats // autofp: this thread's receive-side hand-over counters
+	pub publisher                  // counters for the management thread
+	in  *ring.MPSC[*packet.Packet] // autofp: packets from the receivers
 }
 
 // FlowEnded is the flow table's OnEnd callback (flow.Config.OnEnd): the
@@ -254,19 +255,7 @@ func (s *Single) logFlow(f *flow.Flow, reason string) {
 // occurs. It flushes the outputs before returning. The error is nil at the
 // normal end of input.
 func (s *Single) Run(ctx context.Context, sigs []*engine.Signature) error {
-	if s.Opts.BatchSize <= 0 {
-		s.Opts.BatchSize = packet.DefaultBatchSize
-	}
-	if s.Opts.FlowExpireIntervalNs <= 0 {
-		s.Opts.FlowExpireIntervalNs = 1e9
-	}
-	maxNum := 0
-	for _, sig := range sigs {
-		if sig.Num >= maxNum {
-			maxNum = sig.Num + 1
-		}
-	}
-	s.AlertsBySig = make([]uint64, maxNum)
+	s.prepare(sigs)
 	b := packet.NewBatch(s.Opts.BatchSize)
 	var runErr error
 	for {
@@ -291,6 +280,29 @@ func (s *Single) Run(ctx context.Context, sigs []*engine.Signature) error {
 			break
 		}
 	}
+	return s.finish(runErr)
+}
+
+// prepare sets defaults and sizes the per-signature alert counts.
+func (s *Single) prepare(sigs []*engine.Signature) {
+	if s.Opts.BatchSize <= 0 {
+		s.Opts.BatchSize = packet.DefaultBatchSize
+	}
+	if s.Opts.FlowExpireIntervalNs <= 0 {
+		s.Opts.FlowExpireIntervalNs = 1e9
+	}
+	maxNum := 0
+	for _, sig := range sigs {
+		if sig.Num >= maxNum {
+			maxNum = sig.Num + 1
+		}
+	}
+	s.AlertsBySig = make([]uint64, maxNum)
+}
+
+// finish ends the flows still open, flushes the outputs and publishes the
+// final counters.
+func (s *Single) finish(runErr error) error {
 	s.Flows.Flush(func(f *flow.Flow) {
 		s.Counters.FlowsAtEnd++
 		s.endFlow(f, "shutdown")
@@ -300,6 +312,32 @@ func (s *Single) Run(ctx context.Context, sigs []*engine.Signature) error {
 	}
 	s.pub.publish(s.fillSnapshot)
 	return runErr
+}
+
+// runInbound is an autofp worker's loop: it inspects the decoded packets
+// its receivers queue, gives each slot back to its receiver, and ends when
+// its ring is closed and drained. It does not watch ctx: the runner closes
+// the ring once the receivers stopped, so every queued packet is inspected.
+func (s *Single) runInbound(sigs []*engine.Signature, receivers []*Receiver) error {
+	s.prepare(sigs)
+	buf := make([]*packet.Packet, s.Opts.BatchSize)
+	ctx := context.Background()
+	for {
+		n, err := s.in.DequeueWait(ctx, buf)
+		for _, p := range buf[:n] {
+			s.inspect(p)
+			receivers[p.Queue].giveBack(p)
+		}
+		clear(buf[:n])
+		s.publishIfAsked()
+		if s.Progress != nil {
+			s.Progress(&s.Counters)
+		}
+		if err != nil {
+			break
+		}
+	}
+	return s.finish(nil)
 }
 
 func (s *Single) flushOutputs() error {

@@ -269,7 +269,6 @@ func (s *Single) fillSnapshot(dst *Snapshot) {
 	if s.EVE != nil {
 		dst.EVELost = s.EVE.Lost()
 	}
-	dst.Ring = s.ring
 }
 
 // publishIfAsked answers a management thread's request for a snapshot
@@ -279,6 +278,8 @@ func (s *Single) publishIfAsked() {
 		s.pub.publish(s.fillSnapshot)
 	}
 }
+
+func (s *Single) publisher() *publisher { return &s.pub }
 
 // Snapshot copies the counters this thread published last. Safe from any
 // goroutine; after Run returned it is exact.

@@ -47,7 +47,7 @@ func TestStatsManager(t *testing.T) {
 	eve := output.NewEVE(&eveBuf, output.EVEConfig{})
 	slog := output.NewStatsLog(&logBuf)
 	prom := &output.Prometheus{}
-	m := NewStatsManager(StatsConfig{Interval: time.Millisecond, EVE: eve, Log: slog, Prometheus: prom}, []*Single{s})
+	m := NewStatsManager(StatsConfig{Interval: time.Millisecond, EVE: eve, Log: slog, Prometheus: prom}, []Thread{s})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
