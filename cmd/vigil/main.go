@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vigil-ids/vigil/dataplane/applayer"
+	"github.com/vigil-ids/vigil/dataplane/capture"
 	"github.com/vigil-ids/vigil/dataplane/capture/pcapfile"
 	"github.com/vigil-ids/vigil/dataplane/decode"
 	"github.com/vigil-ids/vigil/dataplane/defrag"
@@ -85,6 +87,7 @@ type engineRun struct {
 	loaded   int // rules parsed and compiled
 	failed   int // rules that did not load
 	stats    ruleStats
+	statsCfg statsSettings
 }
 
 func (e *engineRun) start() error {
@@ -120,13 +123,16 @@ func (e *engineRun) configure() error {
 		return err
 	}
 	e.settings = s
+	e.statsCfg = defaultStats()
 	return nil
 }
 
 func (e *engineRun) startRest(began time.Time) error {
 	a := e.args
-	if a.runmode != "" && a.runmode != "single" {
-		return fmt.Errorf("--runmode %s: only the single runmode is built so far", a.runmode)
+	switch a.runmode {
+	case "", pipeline.ModeSingle, pipeline.ModeWorkers, pipeline.ModeAutoFP:
+	default:
+		return fmt.Errorf("--runmode %s: expected single, workers or autofp", a.runmode)
 	}
 	if len(a.iface) > 0 {
 		return fmt.Errorf("live capture (%s) is not built yet; read a pcap with -r", strings.Join(a.iface, ","))
@@ -231,14 +237,48 @@ func (e *engineRun) loadRules() error {
 	return nil
 }
 
+// runPcap reads the -r capture under the chosen runmode.
 func (e *engineRun) runPcap(began time.Time) error {
-	a, s := e.args, e.settings
-	src, err := pcapfile.Open(a.pcap, pcapfile.Options{})
+	src, err := pcapfile.Open(e.args.pcap, pcapfile.Options{})
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	mode := e.args.runmode
+	if mode == "" {
+		mode = pipeline.ModeSingle
+	}
+	if mode == pipeline.ModeWorkers {
+		// A file is one capture queue: one worker, as Suricata runs it.
+		mode = pipeline.ModeSingle
+	}
+	workers := 1
+	if mode == pipeline.ModeAutoFP {
+		workers = runtime.NumCPU()
+	}
+	return e.runSources(began, capturePlan{mode: mode, name: e.args.pcap, sources: []capture.Source{src}, workers: workers})
+}
 
+// capturePlan is what a run reads from: the runmode, the sources (one per
+// worker in the workers runmode, one per receiver in autofp), and the
+// number of autofp workers.
+type capturePlan struct {
+	mode    string
+	name    string // the -r file or the interfaces, for the summary
+	sources []capture.Source
+	workers int  // autofp workers
+	live    bool // live sources: a full autofp ring drops instead of waiting
+}
+
+// sharedOutputs are the files and pipes every worker writes to.
+type sharedOutputs struct {
+	eve, fast         *output.SharedFile
+	eveFile, fastFile string
+	pipes             []*pipe.Pipe
+}
+
+func (e *engineRun) openOutputs() (*sharedOutputs, error) {
+	a, s := e.args, e.settings
 	logDir := a.logDir
 	if logDir == "" {
 		logDir = s.LogDir
@@ -247,92 +287,160 @@ func (e *engineRun) runPcap(began time.Time) error {
 		logDir = "."
 	}
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
-		return fmt.Errorf("log directory: %w", err)
+		return nil, fmt.Errorf("log directory: %w", err)
 	}
-	var p *pipeline.Single
+	o := &sharedOutputs{}
+	var err error
+	if s.EVE.Enabled {
+		o.eveFile = filepath.Join(logDir, s.EVE.Filename)
+		if o.eve, err = output.OpenShared(o.eveFile, "eve"); err != nil {
+			return nil, err
+		}
+	}
+	if s.Fast.Enabled {
+		o.fastFile = filepath.Join(logDir, s.Fast.Filename)
+		if o.fast, err = output.OpenShared(o.fastFile, "fast.log"); err != nil {
+			o.close(e, true)
+			return nil, err
+		}
+	}
+	for i := range s.Pipes {
+		pp, err := openPipe(&s.Pipes[i])
+		if err != nil {
+			o.close(e, true)
+			return nil, err
+		}
+		o.pipes = append(o.pipes, pp)
+	}
+	return o, nil
+}
+
+func (o *sharedOutputs) close(e *engineRun, quiet bool) {
+	for _, pp := range o.pipes {
+		if err := pp.Close(); err != nil {
+			fmt.Fprintf(e.stderr, "vigil: %v\n", err)
+		}
+		if !quiet {
+			ps := pp.Stats()
+			fmt.Fprintf(e.stdout, "vigil: pipe %s: %d lines sent, %d dropped\n", pp.Name(), ps.Sent, ps.Dropped)
+		}
+	}
+	for _, f := range []*output.SharedFile{o.eve, o.fast} {
+		if f != nil {
+			if err := f.Close(); err != nil {
+				fmt.Fprintf(e.stderr, "vigil: %v\n", err)
+			}
+		}
+	}
+}
+
+func (e *engineRun) eveConfig() output.EVEConfig {
+	ev := &e.settings.EVE
+	return output.EVEConfig{
+		Payload: ev.Payload, PayloadPrintable: ev.PayloadPrintable,
+		Packet: ev.Packet, Metadata: ev.Metadata, NoFlow: !ev.Flow,
+		HTTPBasic: !ev.HTTPExtended, HTTPRequestHeaders: ev.HTTPDumpRequest, HTTPResponseHeaders: ev.HTTPDumpResponse,
+		DNSNoRequests: !ev.DNSRequests, DNSNoResponses: !ev.DNSResponses,
+		TLSBasic: !ev.TLSExtended,
+		JA3:      fingerprintOn(ev.JA3, e, "ja3"), JA4: fingerprintOn(ev.JA4, e, "ja4"),
+		AnomalyDecode: ev.AnomalyDecode, AnomalyStream: ev.AnomalyStream, AnomalyNoAppLayer: !ev.AnomalyAppLayer,
+	}
+}
+
+// newThread builds one pipeline thread: its own decoder, defragmenter, flow
+// table, stream tracker, app layer and detection state, and writers over
+// the shared outputs. src is nil for an autofp worker.
+func (e *engineRun) newThread(o *sharedOutputs, src capture.Source) (*pipeline.Single, error) {
+	a, s := e.args, e.settings
+	p := &pipeline.Single{}
 	fcfg := flow.DefaultConfig()
 	fcfg.OnEnd = func(f *flow.Flow) { p.FlowEnded(f) }
 	flows, err := flow.NewTable(fcfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	reasm, err := defrag.New(defrag.Config{})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	scfg, err := streamConfig(&s.Stream, a.simulateIPS)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	app := applayer.New(appConfig(&s.AppLayer))
 	scfg.Consumer = app
 	tracker, err := stream.NewTracker(scfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	st := pipeline.Stages{
+	p.Stages = pipeline.Stages{
 		Defrag:  reasm,
 		Source:  src,
 		Decoder: decode.NewDecoder(decode.Options{Checksums: a.checksum != "none"}),
 		Flows:   flows,
 		Stream:  tracker,
 		App:     app,
+		Pipes:   o.pipes,
 	}
-	var eveFile, fastFile string
-	if s.EVE.Enabled {
-		eveFile = filepath.Join(logDir, s.EVE.Filename)
-		ev := &s.EVE
-		st.EVE, err = output.OpenEVE(eveFile, output.EVEConfig{
-			Payload: ev.Payload, PayloadPrintable: ev.PayloadPrintable,
-			Packet: ev.Packet, Metadata: ev.Metadata, NoFlow: !ev.Flow,
-			HTTPBasic: !ev.HTTPExtended, HTTPRequestHeaders: ev.HTTPDumpRequest, HTTPResponseHeaders: ev.HTTPDumpResponse,
-			DNSNoRequests: !ev.DNSRequests, DNSNoResponses: !ev.DNSResponses,
-			TLSBasic: !ev.TLSExtended,
-			JA3:      fingerprintOn(ev.JA3, e, "ja3"), JA4: fingerprintOn(ev.JA4, e, "ja4"),
-			AnomalyDecode: ev.AnomalyDecode, AnomalyStream: ev.AnomalyStream, AnomalyNoAppLayer: !ev.AnomalyAppLayer,
-		})
-		if err != nil {
-			return err
-		}
-		defer st.EVE.Close()
+	if o.eve != nil {
+		p.EVE = output.NewEVE(o.eve, e.eveConfig())
 	}
-	if s.Fast.Enabled {
-		fastFile = filepath.Join(logDir, s.Fast.Filename)
-		st.Fast, err = output.OpenFastLog(fastFile)
-		if err != nil {
-			return err
-		}
-		defer st.Fast.Close()
+	if o.fast != nil {
+		p.Fast = output.NewFastLog(o.fast)
 	}
-	for i := range s.Pipes {
-		pp, err := openPipe(&s.Pipes[i])
-		if err != nil {
-			for _, o := range st.Pipes {
-				o.Close()
+	if e.engine != nil && !a.disableDetect {
+		p.Detect = e.engine.NewThread()
+	}
+	p.Opts = pipeline.Options{IPS: a.simulateIPS, FlowRecords: s.EVE.FlowRecords,
+		NoAlertRecords: !s.EVE.Alerts, HTTPRecords: s.EVE.HTTP, DNSRecords: s.EVE.DNS, TLSRecords: s.EVE.TLS,
+		AnomalyRecords: s.EVE.Anomaly, TaggedPackets: s.EVE.TaggedPackets}
+	return p, nil
+}
+
+// runSources builds the threads of the plan and runs them to the end.
+func (e *engineRun) runSources(began time.Time, plan capturePlan) error {
+	a := e.args
+	o, err := e.openOutputs()
+	if err != nil {
+		return err
+	}
+	defer o.close(e, a.quiet)
+	r := &pipeline.Runner{Mode: plan.mode}
+	switch plan.mode {
+	case pipeline.ModeAutoFP:
+		for _, src := range plan.sources {
+			reasm, err := defrag.New(defrag.Config{})
+			if err != nil {
+				return err
 			}
-			return err
+			r.Receivers = append(r.Receivers, &pipeline.Receiver{Source: src, Live: plan.live, Defrag: reasm,
+				Decoder: decode.NewDecoder(decode.Options{Checksums: a.checksum != "none"})})
 		}
-		st.Pipes = append(st.Pipes, pp)
+		for i := 0; i < max(plan.workers, 1); i++ {
+			w, err := e.newThread(o, nil)
+			if err != nil {
+				return err
+			}
+			w.Defrag = nil // the receivers reassemble
+			r.Workers = append(r.Workers, w)
+		}
+	default:
+		for _, src := range plan.sources {
+			w, err := e.newThread(o, src)
+			if err != nil {
+				return err
+			}
+			r.Workers = append(r.Workers, w)
+		}
 	}
-	defer func() {
-		for _, pp := range st.Pipes {
-			if err := pp.Close(); err != nil {
-				fmt.Fprintf(os.Stderr, "vigil: %v\n", err)
-			}
-			if !a.quiet {
-				ps := pp.Stats()
-				fmt.Printf("vigil: pipe %s: %d lines sent, %d dropped\n", pp.Name(), ps.Sent, ps.Dropped)
-			}
-		}
-	}()
 	var sigs []*engine.Signature
 	if e.engine != nil && !a.disableDetect {
-		st.Detect = e.engine.NewThread()
 		sigs = e.engine.Signatures()
 	}
-	p = &pipeline.Single{Stages: st, Opts: pipeline.Options{IPS: a.simulateIPS, FlowRecords: s.EVE.FlowRecords,
-		NoAlertRecords: !s.EVE.Alerts, HTTPRecords: s.EVE.HTTP, DNSRecords: s.EVE.DNS, TLSRecords: s.EVE.TLS,
-		AnomalyRecords: s.EVE.Anomaly, TaggedPackets: s.EVE.TaggedPackets}}
+	stats, err := e.statsManager(o, r)
+	if err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -348,13 +456,35 @@ func (e *engineRun) runPcap(began time.Time) error {
 			return fmt.Errorf("--cpuprofile: %w", err)
 		}
 	}
-	runErr := p.Run(ctx, sigs)
+	sctx, stopStats := context.WithCancel(context.Background())
+	statsDone := make(chan struct{})
+	go func() {
+		defer close(statsDone)
+		if stats.periodic {
+			stats.m.Run(sctx, func(err error) { fmt.Fprintf(e.stderr, "vigil: %v\n", err) })
+		}
+	}()
+	runErr := r.Run(ctx, sigs)
+	stopStats()
+	<-statsDone
 	if a.cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
 	elapsed := time.Since(t0)
+	total := stats.m.Sum()
+	if err := stats.finish(total); err != nil {
+		fmt.Fprintf(e.stderr, "vigil: stats: %v\n", err)
+	}
+	for _, w := range r.Workers {
+		if w.EVE != nil {
+			w.EVE.Close()
+		}
+		if w.Fast != nil {
+			w.Fast.Close()
+		}
+	}
 	if !a.quiet {
-		e.summary(p, sigs, startup, elapsed, eveFile, fastFile)
+		e.summary(plan.name, total, r.Workers, sigs, startup, elapsed, o.eveFile, o.fastFile)
 	}
 	if runErr != nil && errors.Is(runErr, context.Canceled) {
 		fmt.Fprintln(e.stderr, "vigil: interrupted; outputs flushed")
@@ -372,14 +502,14 @@ func peakRSSMiB() float64 {
 	return float64(ru.Maxrss) / 1024 // Linux reports KiB
 }
 
-func (e *engineRun) summary(p *pipeline.Single, sigs []*engine.Signature, startup, elapsed time.Duration, eveFile, fastFile string) {
-	c := &p.Counters
+func (e *engineRun) summary(name string, total *pipeline.Snapshot, workers []*pipeline.Single, sigs []*engine.Signature, startup, elapsed time.Duration, eveFile, fastFile string) {
+	c := &total.Counters
 	w := e.stdout
 	secs := elapsed.Seconds()
 	if secs <= 0 {
 		secs = 1e-9
 	}
-	fmt.Fprintf(w, "vigil: %s: %d packets, %d bytes in %s\n", e.args.pcap, c.Packets, c.Bytes, elapsed.Round(time.Microsecond))
+	fmt.Fprintf(w, "vigil: %s: %d packets, %d bytes in %s\n", name, c.Packets, c.Bytes, elapsed.Round(time.Microsecond))
 	fmt.Fprintf(w, "vigil: %.0f packets/s, %.1f Mbit/s, startup %s, peak memory %.1f MiB\n",
 		float64(c.Packets)/secs, float64(c.Bytes)*8/secs/1e6, startup.Round(time.Millisecond), peakRSSMiB())
 	if e.engine != nil {
@@ -389,13 +519,22 @@ func (e *engineRun) summary(p *pipeline.Single, sigs []*engine.Signature, startu
 		}
 		fmt.Fprintln(w)
 	}
+	if total.Capture.KernelDrops > 0 || total.Ring.Full > 0 {
+		fmt.Fprintf(w, "vigil: %d packets dropped by the kernel, %d by full worker rings\n", total.Capture.KernelDrops, total.Ring.Full)
+	}
 	type row struct {
 		sig *engine.Signature
 		n   uint64
 	}
 	var rows []row
 	for _, sig := range sigs {
-		if n := p.AlertsBySig[sig.Num]; n > 0 {
+		var n uint64
+		for _, t := range workers {
+			if sig.Num < len(t.AlertsBySig) {
+				n += t.AlertsBySig[sig.Num]
+			}
+		}
+		if n > 0 {
 			rows = append(rows, row{sig, n})
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -312,5 +313,62 @@ func TestCPUProfileFlag(t *testing.T) {
 	}
 	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
 		t.Fatalf("no profile written: %v", err)
+	}
+}
+
+// Every runmode finds the same alerts on the sample, and the management
+// thread writes stats.log and EVE stats records that count every packet.
+func TestRunmodesAndStats(t *testing.T) {
+	var want string
+	for _, mode := range []string{"single", "workers", "autofp"} {
+		dir := t.TempDir()
+		var out, errb strings.Builder
+		if code := run([]string{"-S", "../../testdata/sample.rules", "-r", "../../testdata/sample.pcap", "-l", dir, "--runmode", mode}, &out, &errb); code != 0 {
+			t.Fatalf("%s: exit %d: %s", mode, code, errb.String())
+		}
+		eve, err := os.ReadFile(filepath.Join(dir, "eve.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var alerts []string
+		var pkts uint64
+		for _, line := range strings.Split(strings.TrimSpace(string(eve)), "\n") {
+			var rec struct {
+				EventType string `json:"event_type"`
+				PcapCnt   int    `json:"pcap_cnt"`
+				Alert     struct {
+					SID int `json:"signature_id"`
+				} `json:"alert"`
+				Stats struct {
+					Decoder struct {
+						Pkts uint64 `json:"pkts"`
+					} `json:"decoder"`
+				} `json:"stats"`
+			}
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("%s: %v: %s", mode, err, line)
+			}
+			switch rec.EventType {
+			case "alert":
+				alerts = append(alerts, fmt.Sprintf("%d/%d", rec.Alert.SID, rec.PcapCnt))
+			case "stats":
+				pkts = rec.Stats.Decoder.Pkts
+			}
+		}
+		sort.Strings(alerts)
+		got := strings.Join(alerts, " ")
+		if want == "" {
+			want = got
+		}
+		if len(alerts) != 7 || got != want {
+			t.Errorf("%s: alerts %s, want 7 as single's %s", mode, got, want)
+		}
+		if pkts != 58 {
+			t.Errorf("%s: final stats record counts %d packets, want 58", mode, pkts)
+		}
+		log, err := os.ReadFile(filepath.Join(dir, "stats.log"))
+		if err != nil || !strings.Contains(string(log), "decoder.pkts") {
+			t.Errorf("%s: stats.log: %v\n%s", mode, err, log)
+		}
 	}
 }
