@@ -12,7 +12,7 @@ FUZZTIME ?= 30s
 PCAP     ?=
 RULES    ?= testdata/sample.rules
 
-.PHONY: all build run test vet fmt-check unit verify verify-update bench bench-go bench-mpm fuzz sample clean
+.PHONY: all build run test test-dpdk vet fmt-check unit verify verify-update bench bench-go bench-mpm fuzz sample clean
 
 all: build
 
@@ -25,7 +25,7 @@ run: build
 	@echo "--- $(OUT)/fast.log"
 	@cat $(OUT)/fast.log
 
-test: vet fmt-check unit
+test: vet fmt-check unit test-dpdk
 
 vet:
 	$(GO) vet ./...
@@ -36,6 +36,13 @@ fmt-check:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+# The DPDK backend builds only with the dpdk tag and the system's DPDK
+# (Debian: libdpdk-dev); CI installs it, a contributor without it is told.
+test-dpdk:
+	@if pkg-config --exists libdpdk 2>/dev/null; then \
+	  $(GO) vet -tags dpdk ./dataplane/capture/dpdk/ && $(GO) test -tags dpdk -count=1 ./dataplane/capture/dpdk/; \
+	else echo "test-dpdk: libdpdk not found (apt install libdpdk-dev): DPDK backend not tested"; fi
 
 # Conformance: score bin/vigil on the suricata-verify subset in ../shared and
 # fail if a test that passed in testdata/conformance-baseline.txt fails now.
