@@ -349,11 +349,13 @@ func (e *engineRun) eveConfig() output.EVEConfig {
 
 // newThread builds one pipeline thread: its own decoder, defragmenter, flow
 // table, stream tracker, app layer and detection state, and writers over
-// the shared outputs. src is nil for an autofp worker.
-func (e *engineRun) newThread(o *sharedOutputs, src capture.Source) (*pipeline.Single, error) {
+// the shared outputs. src is nil for an autofp worker. shard numbers the
+// thread's flow table, so that flow IDs are unique across threads.
+func (e *engineRun) newThread(o *sharedOutputs, src capture.Source, shard int) (*pipeline.Single, error) {
 	a, s := e.args, e.settings
 	p := &pipeline.Single{}
 	fcfg := flow.DefaultConfig()
+	fcfg.Shard = uint8(shard)
 	fcfg.OnEnd = func(f *flow.Flow) { p.FlowEnded(f) }
 	flows, err := flow.NewTable(fcfg)
 	if err != nil {
@@ -417,7 +419,7 @@ func (e *engineRun) runSources(began time.Time, plan capturePlan) error {
 				Decoder: decode.NewDecoder(decode.Options{Checksums: a.checksum != "none"})})
 		}
 		for i := 0; i < max(plan.workers, 1); i++ {
-			w, err := e.newThread(o, nil)
+			w, err := e.newThread(o, nil, i)
 			if err != nil {
 				return err
 			}
@@ -425,8 +427,8 @@ func (e *engineRun) runSources(began time.Time, plan capturePlan) error {
 			r.Workers = append(r.Workers, w)
 		}
 	default:
-		for _, src := range plan.sources {
-			w, err := e.newThread(o, src)
+		for i, src := range plan.sources {
+			w, err := e.newThread(o, src, i)
 			if err != nil {
 				return err
 			}
