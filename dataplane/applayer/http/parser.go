@@ -119,6 +119,9 @@ type side struct {
 	tail      []byte
 	tx        *Tx
 	remaining int64
+	// afterReq is 1 + the ID of the request that completed last on this
+	// (ToServer) side, while no new request line has started; 0 if none.
+	afterReq uint64
 }
 
 // Parser parses one connection. The zero value is not ready: use
@@ -385,9 +388,19 @@ func (p *Parser) onLine(dir Dir, line []byte) {
 	switch s.state {
 	case stLine:
 		if len(trimLWS(line)) == 0 {
-			return // empty lines between messages are ignored
+			// Empty lines between messages are skipped, but one right
+			// after a request's body is data the request did not
+			// announce: libhtp takes it as more body and raises
+			// request_body_unexpected, once per transaction.
+			if dir == ToServer && s.afterReq != 0 {
+				if tx := p.txByID(s.afterReq - 1); tx != nil {
+					tx.Events.Add(EventRequestBodyUnexpected)
+				}
+			}
+			return
 		}
 		if dir == ToServer {
+			s.afterReq = 0
 			if s.resync && !looksLikeRequest(line) {
 				return
 			}
@@ -1069,6 +1082,19 @@ func (p *Parser) finishMessage(dir Dir) {
 	m := msg(tx, dir)
 	p.flushDecoding(dir, tx, m)
 	m.complete = true
+	if dir == ToServer {
+		s.afterReq = tx.ID + 1
+	}
+}
+
+// txByID finds a transaction still held by the parser.
+func (p *Parser) txByID(id uint64) *Tx {
+	for _, tx := range p.txs {
+		if tx.ID == id {
+			return tx
+		}
+	}
+	return nil
 }
 
 // Close tells the parser that dir's stream ended. A body delimited by the

@@ -606,3 +606,18 @@ func TestMaxTxs(t *testing.T) {
 		t.Fatalf("popped %d", n)
 	}
 }
+
+// An empty line right after a request (its body, or its headers when it
+// has none) is data the request did not announce (libhtp: "Unexpected
+// request body"); before the first request it is only skipped.
+func TestRequestBodyUnexpected(t *testing.T) {
+	resp := "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	txs := checkSplits(t, nil, "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc\r\nGET /b HTTP/1.1\r\n\r\n", resp)
+	if len(txs) != 2 || !hasEvent(txs[0], "request_body_unexpected") || hasEvent(txs[1], "request_body_unexpected") {
+		t.Fatalf("txs %v", txs)
+	}
+	txs = checkSplits(t, nil, "\r\nPOST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\n\r\n", resp)
+	if len(txs) != 2 || hasEvent(txs[0], "request_body_unexpected") || hasEvent(txs[1], "request_body_unexpected") {
+		t.Fatalf("txs %v", txs)
+	}
+}
