@@ -163,6 +163,21 @@ type flowState struct {
 	trig [2]bool
 	// udp holds the message parsed from the current UDP packet.
 	udpMsg *dns.Message
+	// dnsNext[d] holds copies of DNS-over-TCP messages of direction d
+	// that were parsed on a packet of the other direction (IDS: the
+	// packet that acknowledged them): they are inspected again on the
+	// next packet of direction d, where signatures of that direction
+	// (dns.query is to-server) can match them.
+	dnsNext [2]keptDNS
+}
+
+// keptDNS is a flow's copy of DNS messages waiting for a packet of their
+// direction. Its slices are reused for the flow state's life.
+type keptDNS struct {
+	msgs  []dns.Message
+	txs   []uint64
+	n     int
+	arena []byte
 }
 
 // txMeta is the layer's bookkeeping of one HTTP transaction.
@@ -488,12 +503,28 @@ func (l *Layer) Views(p *packet.Packet, f *flow.Flow) []*View {
 			out = append(out, v)
 		}
 	case flow.AppProtoDNS:
+		if k := &st.dnsNext[d]; k.n > 0 {
+			// Messages of this direction parsed on an earlier packet of
+			// the other direction.
+			for i := 0; i < k.n; i++ {
+				if v := l.view(); v != nil {
+					fillDNS(v, &k.msgs[i], k.txs[i])
+					out = append(out, v)
+				}
+			}
+			k.n = 0
+			k.arena = k.arena[:0]
+		}
 		if l.ndnsTCP > 0 {
 			// Every message of this packet's TCP data, in order.
 			for i := 0; i < l.ndnsTCP; i++ {
+				m := &l.dnsTCP[i]
 				if v := l.view(); v != nil {
-					fillDNS(v, &l.dnsTCP[i], l.dnsTCPTx[i])
+					fillDNS(v, m, l.dnsTCPTx[i])
 					out = append(out, v)
+				}
+				if md := dnsDir(m); md != d {
+					st.dnsNext[md].add(m, l.dnsTCPTx[i])
 				}
 			}
 		} else if st.udpMsg != nil {
@@ -683,7 +714,11 @@ func (l *Layer) Release(f *flow.Flow) {
 	if st.dns != nil {
 		st.dns.Reset()
 	}
-	*st = flowState{tls: st.tls, dns: st.dns, htx: st.htx[:0]}
+	next := st.dnsNext
+	for i := range next {
+		next[i].n, next[i].arena = 0, next[i].arena[:0]
+	}
+	*st = flowState{tls: st.tls, dns: st.dns, htx: st.htx[:0], dnsNext: next}
 	l.free = append(l.free, h)
 	if l.cur == f {
 		l.cur = nil
@@ -1017,6 +1052,26 @@ func (l *Layer) RawTrigger(f *flow.Flow, dir int) bool {
 	return t
 }
 
+// dnsDir is the direction a DNS message travels: queries to the server,
+// responses to the client.
+func dnsDir(m *dns.Message) int {
+	if m.Response() {
+		return 1
+	}
+	return 0
+}
+
+// add keeps a copy of m (transaction txID).
+func (k *keptDNS) add(m *dns.Message, txID uint64) {
+	if k.n == len(k.msgs) {
+		k.msgs = append(k.msgs, dns.Message{})
+		k.txs = append(k.txs, 0)
+	}
+	copyDNS(&k.msgs[k.n], m, &k.arena)
+	k.txs[k.n] = txID
+	k.n++
+}
+
 // keepDNS copies a DNS message received over TCP, with its bytes, into
 // storage that lives until the next Begin.
 func (l *Layer) keepDNS(src *dns.Message) *dns.Message {
@@ -1025,15 +1080,22 @@ func (l *Layer) keepDNS(src *dns.Message) *dns.Message {
 	}
 	dst := &l.dnsTCP[l.ndnsTCP]
 	l.ndnsTCP++
+	copyDNS(dst, src, &l.dnsArena)
+	return dst
+}
+
+// copyDNS copies src into dst, reusing dst's record slices, with the bytes
+// it points to appended to *arena.
+func copyDNS(dst, src *dns.Message, arena *[]byte) {
 	qs, an, ns, ar := dst.Questions[:0], dst.Answers[:0], dst.Authorities[:0], dst.Additionals[:0]
 	*dst = *src
 	cp := func(b []byte) []byte {
 		if b == nil {
 			return nil
 		}
-		st := len(l.dnsArena)
-		l.dnsArena = append(l.dnsArena, b...)
-		return l.dnsArena[st:len(l.dnsArena):len(l.dnsArena)]
+		st := len(*arena)
+		*arena = append(*arena, b...)
+		return (*arena)[st:len(*arena):len(*arena)]
 	}
 	for _, q := range src.Questions {
 		q.Name = cp(q.Name)
@@ -1047,5 +1109,4 @@ func (l *Layer) keepDNS(src *dns.Message) *dns.Message {
 		return dst
 	}
 	dst.Questions, dst.Answers, dst.Authorities, dst.Additionals = qs, rr(an, src.Answers), rr(ns, src.Authorities), rr(ar, src.Additionals)
-	return dst
 }
