@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"unsafe"
 
 	"github.com/vigil-ids/vigil/dataplane/applayer"
@@ -268,6 +269,10 @@ func (s *Single) Run(ctx context.Context, sigs []*engine.Signature) error {
 			s.process(p)
 		}
 		s.Source.Done(b)
+		if len(b.Pkts) == 0 && err == nil {
+			// A live source with nothing to read: time still passes.
+			s.idle(time.Now().UnixNano())
+		}
 		s.publishIfAsked()
 		if s.Progress != nil {
 			s.Progress(&s.Counters)
@@ -281,6 +286,26 @@ func (s *Single) Run(ctx context.Context, sigs []*engine.Signature) error {
 		}
 	}
 	return s.finish(runErr)
+}
+
+// idle sweeps timed-out flows and fragments by the wall clock when a live
+// source had no packet (packet time stands still then). Clock steps
+// backwards are ignored.
+func (s *Single) idle(nowNs int64) {
+	if nowNs < s.nextExpire {
+		return
+	}
+	if s.onExpire == nil {
+		s.onExpire = func(f *flow.Flow) {
+			s.Counters.FlowsExpired++
+			s.endFlow(f, "timeout")
+		}
+	}
+	s.Flows.Expire(nowNs, s.onExpire)
+	if s.Defrag != nil {
+		s.Defrag.Expire(nowNs)
+	}
+	s.nextExpire = nowNs + s.Opts.FlowExpireIntervalNs
 }
 
 // prepare sets defaults and sizes the per-signature alert counts.
