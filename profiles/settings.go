@@ -2,12 +2,15 @@ package profiles
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
+	"time"
 )
 
-// Settings are the typed values the engine reads from a configuration tree.
+// Settings are the typed values the engine reads, from a Config
+// ((*Config).Settings) or a suricata.yaml tree ((*Tree).Settings).
 type Settings struct {
 	// AddrVars and PortVars are vars.address-groups and vars.port-groups.
 	// Nil means "use the defaults of Suricata's stock suricata.yaml".
@@ -38,8 +41,13 @@ type Settings struct {
 	// Pipes are the outputs' pipe entries (Vigil's own output type).
 	Pipes []PipeSettings
 
-	// Ignored lists top-level keys of the file that Vigil does not read yet,
-	// so that `vigil -T` can say so.
+	Flow   FlowSettings
+	Defrag DefragSettings
+	Stats  StatsSettings
+
+	// Ignored lists, for a suricata.yaml, the dotted keys of the file
+	// that Vigil does not use (see FromSuricata), so that `vigil -T` and
+	// `vigil config check` can say so.
 	Ignored []string
 }
 
@@ -100,25 +108,57 @@ type PipeSettings struct {
 	QueueBytes int
 }
 
+// FlowSettings are the flow table's settings (flow, flow.timeouts).
+type FlowSettings struct {
+	Memcap            uint64
+	HashSize          int
+	Prealloc          int
+	EmergencyRecovery int
+	// Timeouts per protocol class: default, tcp, udp, icmp.
+	Default, TCP, UDP, ICMP Timeouts
+}
+
+// DefragSettings are IP fragment reassembly's settings.
+type DefragSettings struct {
+	Memcap   uint64
+	Timeout  time.Duration
+	Trackers int
+	MaxFrags int
+	// Policy is the overlap policy of hosts host-os-policy does not name.
+	Policy string
+	// HostOSPolicy is host-os-policy, as for the stream.
+	HostOSPolicy map[string][]string
+}
+
+// StatsSettings are the periodic counters' outputs.
+type StatsSettings struct {
+	Enabled  bool // stats.log
+	Interval time.Duration
+	Filename string
+	EVE      bool // stats records in EVE
+}
+
 // FastSettings are the fast.log output options.
 type FastSettings struct {
 	Enabled  bool
 	Filename string
 }
 
-// known top-level keys: the ones Settings reads, and the ones of a stock
-// suricata.yaml whose defaults Vigil already matches or that configure
-// features that are not built yet (listed in Ignored).
-var readKeys = map[string]bool{
-	"vars": true, "default-rule-path": true, "rule-files": true,
-	"classification-file": true, "reference-config-file": true, "threshold-file": true,
-	"packet-alert-max": true, "default-log-dir": true, "outputs": true,
-	"stream": true, "host-os-policy": true, "app-layer": true,
-}
-
-// DefaultSettings are the settings with no configuration file.
+// DefaultSettings are the settings with no configuration file (the
+// pcap-offline profile's, with Suricata's built-in rule variables).
 func DefaultSettings() *Settings {
+	to := func(n, e, c, b, en, ee, ec, eb int) Timeouts {
+		s := time.Second
+		return Timeouts{time.Duration(n) * s, time.Duration(e) * s, time.Duration(c) * s, time.Duration(b) * s,
+			time.Duration(en) * s, time.Duration(ee) * s, time.Duration(ec) * s, time.Duration(eb) * s}
+	}
 	return &Settings{
+		LogDir: ".",
+		Flow: FlowSettings{Memcap: 128 << 20, HashSize: 65536, Prealloc: 10000, EmergencyRecovery: 30,
+			Default: to(30, 300, 0, 100, 10, 100, 0, 50), TCP: to(60, 600, 60, 100, 5, 100, 10, 50),
+			UDP: to(30, 300, 0, 100, 10, 100, 0, 50), ICMP: to(30, 300, 0, 100, 10, 100, 0, 50)},
+		Defrag:         DefragSettings{Memcap: 32 << 20, Timeout: 60 * time.Second, Trackers: 65535, MaxFrags: 1024, Policy: "bsd"},
+		Stats:          StatsSettings{Interval: 8 * time.Second, Filename: "stats.log"},
 		PacketAlertMax: 15,
 		EVE: EVESettings{Enabled: true, Filename: "eve.json", Metadata: true, Flow: true, FlowRecords: true,
 			Alerts: true, TaggedPackets: true, HTTP: true, DNS: true, TLS: true, Anomaly: true, HTTPExtended: true,
@@ -127,221 +167,6 @@ func DefaultSettings() *Settings {
 		Stream:   defaultStream(),
 		AppLayer: defaultAppLayer(),
 	}
-}
-
-// Settings reads the typed settings out of the tree. Errors name the key.
-func (t *Tree) Settings() (*Settings, error) {
-	s := DefaultSettings()
-	var err error
-	if m, ok := t.Map("vars.address-groups"); ok {
-		s.AddrVars = stringMap(m)
-	}
-	if m, ok := t.Map("vars.port-groups"); ok {
-		s.PortVars = stringMap(m)
-	}
-	base, _ := t.String("default-rule-path")
-	if l, ok := t.List("rule-files"); ok {
-		for _, x := range l {
-			name, ok := x.(string)
-			if !ok {
-				return nil, fmt.Errorf("rule-files: entry %v is not a file name", x)
-			}
-			if base != "" && !filepath.IsAbs(name) {
-				name = filepath.Join(base, name)
-			}
-			s.RuleFiles = append(s.RuleFiles, name)
-		}
-	}
-	s.ClassificationFile, _ = t.String("classification-file")
-	s.ReferenceFile, _ = t.String("reference-config-file")
-	s.ThresholdFile, _ = t.String("threshold-file")
-	s.LogDir, _ = t.String("default-log-dir")
-	if s.PacketAlertMax, err = t.Int("packet-alert-max", 15); err != nil {
-		return nil, err
-	}
-	// Suricata treats 0 as "use the default"; so do we.
-	if s.PacketAlertMax == 0 {
-		s.PacketAlertMax = 15
-	}
-	if s.PacketAlertMax < 1 || s.PacketAlertMax > 65535 {
-		return nil, fmt.Errorf("packet-alert-max: %d is outside 1..65535", s.PacketAlertMax)
-	}
-	if err := t.readStream(s); err != nil {
-		return nil, err
-	}
-	if err := t.readAppLayer(s); err != nil {
-		return nil, err
-	}
-	if v, ok := t.String("app-layer.protocols.tls.ja3-fingerprints"); ok {
-		s.EVE.JA3 = strings.ToLower(v)
-	}
-	if v, ok := t.String("app-layer.protocols.tls.ja4-fingerprints"); ok {
-		s.EVE.JA4 = strings.ToLower(v)
-	}
-	if l, ok := t.List("outputs"); ok {
-		// A config with an outputs section decides which outputs run.
-		s.EVE.Enabled, s.Fast.Enabled = false, false
-		for i := range l {
-			if err := t.readOutput(s, i); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for k := range t.root {
-		if !readKeys[k] {
-			s.Ignored = append(s.Ignored, k)
-		}
-	}
-	sort.Strings(s.Ignored)
-	return s, nil
-}
-
-func (t *Tree) readOutput(s *Settings, i int) error {
-	prefix := fmt.Sprintf("outputs.%d", i)
-	m, ok := t.Map(prefix)
-	if !ok {
-		return nil
-	}
-	for name := range m {
-		key := prefix + "." + name
-		enabled, err := t.Bool(key+".enabled", false)
-		if err != nil {
-			return err
-		}
-		switch name {
-		case "eve-log":
-			s.EVE.Enabled = enabled
-			if f, ok := t.String(key + ".filename"); ok && f != "" {
-				s.EVE.Filename = f
-			}
-			types, _ := t.List(key + ".types")
-			e := &s.EVE
-			e.FlowRecords, e.Alerts, e.HTTP, e.DNS, e.TLS, e.Anomaly = false, false, false, false, false, false
-			for j, ty := range types {
-				var name string
-				switch v := ty.(type) {
-				case string:
-					name = v
-				case map[string]any:
-					for k := range v {
-						name = k
-					}
-				}
-				tkey := fmt.Sprintf("%s.types.%d.%s", key, j, name)
-				switch name {
-				case "flow":
-					e.FlowRecords = true
-				case "alert":
-					e.Alerts = true
-				case "http":
-					e.HTTP = true
-					if e.HTTPExtended, err = t.Bool(tkey+".extended", true); err != nil {
-						return err
-					}
-					if v, ok := t.String(tkey + ".dump-all-headers"); ok {
-						v = strings.ToLower(v)
-						e.HTTPDumpRequest = v == "both" || v == "request"
-						e.HTTPDumpResponse = v == "both" || v == "response"
-					}
-				case "dns":
-					e.DNS = true
-					if e.DNSRequests, err = t.Bool(tkey+".requests", true); err != nil {
-						return err
-					}
-					if e.DNSResponses, err = t.Bool(tkey+".responses", true); err != nil {
-						return err
-					}
-				case "tls":
-					e.TLS = true
-					if e.TLSExtended, err = t.Bool(tkey+".extended", true); err != nil {
-						return err
-					}
-				case "anomaly":
-					if e.Anomaly, err = t.Bool(tkey+".enabled", true); err != nil {
-						return err
-					}
-					if e.AnomalyDecode, err = t.Bool(tkey+".types.decode", false); err != nil {
-						return err
-					}
-					if e.AnomalyStream, err = t.Bool(tkey+".types.stream", false); err != nil {
-						return err
-					}
-					if e.AnomalyAppLayer, err = t.Bool(tkey+".types.applayer", true); err != nil {
-						return err
-					}
-				}
-			}
-			for j, ty := range types {
-				tkey := fmt.Sprintf("%s.types.%d.alert", key, j)
-				if _, isMap := ty.(map[string]any); !isMap {
-					continue
-				}
-				if _, ok := t.Get(tkey); !ok {
-					continue
-				}
-				if s.EVE.Payload, err = t.Bool(tkey+".payload", false); err != nil {
-					return err
-				}
-				if s.EVE.PayloadPrintable, err = t.Bool(tkey+".payload-printable", false); err != nil {
-					return err
-				}
-				if s.EVE.Packet, err = t.Bool(tkey+".packet", false); err != nil {
-					return err
-				}
-				if s.EVE.Metadata, err = t.Bool(tkey+".metadata", true); err != nil {
-					return err
-				}
-				if s.EVE.Flow, err = t.Bool(tkey+".flow", true); err != nil {
-					return err
-				}
-				if s.EVE.TaggedPackets, err = t.Bool(tkey+".tagged-packets", true); err != nil {
-					return err
-				}
-			}
-		case "pipe":
-			if !enabled {
-				continue
-			}
-			ps := PipeSettings{}
-			ps.Name, _ = t.String(key + ".name")
-			if ps.Name == "" {
-				ps.Name = fmt.Sprintf("pipe%d", len(s.Pipes)+1)
-			}
-			if l, ok := t.List(key + ".fields"); ok {
-				for _, x := range l {
-					f, ok := x.(string)
-					if !ok {
-						return fmt.Errorf("%s.fields: entry %v is not a field name", key, x)
-					}
-					ps.Fields = append(ps.Fields, f)
-				}
-			}
-			ps.Socket, _ = t.String(key + ".socket")
-			if ps.Datagram, err = t.Bool(key+".datagram", false); err != nil {
-				return err
-			}
-			if l, ok := t.List(key + ".command"); ok {
-				for _, x := range l {
-					ps.Command = append(ps.Command, fmt.Sprint(x))
-				}
-			} else if c, ok := t.String(key + ".command"); ok && c != "" {
-				ps.Command = []string{"/bin/sh", "-c", c}
-			}
-			ps.Format, _ = t.String(key + ".format")
-			q, err := t.size(key+".queue", 0)
-			if err != nil {
-				return err
-			}
-			ps.QueueBytes = int(q)
-			s.Pipes = append(s.Pipes, ps)
-		case "fast":
-			s.Fast.Enabled = enabled
-			if f, ok := t.String(key + ".filename"); ok && f != "" {
-				s.Fast.Filename = f
-			}
-		}
-	}
-	return nil
 }
 
 func stringMap(m map[string]any) map[string]string {
@@ -356,4 +181,97 @@ func stringMap(m map[string]any) map[string]string {
 		}
 	}
 	return out
+}
+
+// Settings reads the typed settings out of a suricata.yaml tree: it maps
+// the tree with FromSuricata and returns the Config's Settings, with the
+// keys the mapping did not use in Ignored. Errors name the key.
+func (t *Tree) Settings() (*Settings, error) {
+	cfg, ignored, err := FromSuricata(t)
+	if err != nil {
+		return nil, err
+	}
+	s := cfg.Settings()
+	s.Ignored = ignored
+	return s, nil
+}
+
+// Settings returns the engine settings of a loaded configuration. Rule
+// files are joined to detect.rule-path; empty rule variable groups and
+// host-os-policy are nil ("the built-in defaults").
+func (c *Config) Settings() *Settings {
+	s := &Settings{
+		RuleFiles:          nil,
+		ClassificationFile: c.Detect.ClassificationFile,
+		ReferenceFile:      c.Detect.ReferenceConfig,
+		ThresholdFile:      c.Detect.ThresholdFile,
+		PacketAlertMax:     c.Detect.PacketAlertMax,
+		LogDir:             c.Outputs.LogDir,
+		Ignored:            append([]string(nil), c.Ignored...),
+	}
+	if len(c.Detect.Vars.AddressGroups) > 0 {
+		s.AddrVars = maps.Clone(c.Detect.Vars.AddressGroups)
+	}
+	if len(c.Detect.Vars.PortGroups) > 0 {
+		s.PortVars = maps.Clone(c.Detect.Vars.PortGroups)
+	}
+	for _, f := range c.Detect.RuleFiles {
+		if c.Detect.RulePath != "" && !filepath.IsAbs(f) {
+			f = filepath.Join(c.Detect.RulePath, f)
+		}
+		s.RuleFiles = append(s.RuleFiles, f)
+	}
+
+	e, ev := &s.EVE, &c.Outputs.EVE
+	has := func(t string) bool { return slices.Contains(ev.Types, t) }
+	*e = EVESettings{
+		Enabled: ev.Enabled, Filename: ev.Filename,
+		Payload: ev.Alert.Payload, PayloadPrintable: ev.Alert.PayloadPrintable, Packet: ev.Alert.Packet,
+		Metadata: ev.Alert.Metadata, Flow: ev.Alert.Flow, TaggedPackets: ev.Alert.TaggedPackets,
+		FlowRecords: has("flow"), Alerts: has("alert"), HTTP: has("http"), DNS: has("dns"), TLS: has("tls"), Anomaly: has("anomaly"),
+		HTTPExtended:     ev.HTTP.Extended,
+		HTTPDumpRequest:  ev.HTTP.DumpAllHeaders == "both" || ev.HTTP.DumpAllHeaders == "request",
+		HTTPDumpResponse: ev.HTTP.DumpAllHeaders == "both" || ev.HTTP.DumpAllHeaders == "response",
+		DNSRequests:      ev.DNS.Requests, DNSResponses: ev.DNS.Responses,
+		TLSExtended:   ev.TLS.Extended,
+		AnomalyDecode: ev.Anomaly.Decode, AnomalyStream: ev.Anomaly.Stream, AnomalyAppLayer: ev.Anomaly.AppLayer,
+		JA3: c.AppLayer.Protocols.TLS.JA3Fingerprints, JA4: c.AppLayer.Protocols.TLS.JA4Fingerprints,
+	}
+	s.Fast = FastSettings{Enabled: c.Outputs.Fast.Enabled, Filename: c.Outputs.Fast.Filename}
+	s.Stats = StatsSettings{Enabled: c.Outputs.Stats.Enabled, Interval: c.Outputs.Stats.Interval,
+		Filename: c.Outputs.Stats.Filename, EVE: c.Outputs.Stats.EVE}
+
+	var hostOS map[string][]string
+	for name, nets := range c.HostOSPolicy {
+		if len(nets) == 0 {
+			continue
+		}
+		if hostOS == nil {
+			hostOS = map[string][]string{}
+		}
+		hostOS[name] = append([]string(nil), nets...)
+	}
+	st := &c.Stream
+	s.Stream = StreamSettings{
+		Memcap: uint64(st.Memcap), ReassemblyMemcap: uint64(st.Reassembly.Memcap), Depth: int64(st.Reassembly.Depth),
+		Midstream: st.Midstream, AsyncOneside: st.AsyncOneside, Inline: st.Inline, MemcapPolicy: st.MemcapPolicy,
+		HostOSPolicy: hostOS,
+	}
+	p := &c.AppLayer.Protocols
+	s.AppLayer = AppLayerSettings{HTTP: p.HTTP.Enabled, DNS: p.DNS.Enabled, TLS: p.TLS.Enabled,
+		TLSEncryption: p.TLS.EncryptionHandling, RequestBodyLimit: int(p.HTTP.RequestBodyLimit),
+		ResponseBodyLimit: int(p.HTTP.ResponseBodyLimit)}
+	for _, pc := range c.Outputs.Pipes {
+		s.Pipes = append(s.Pipes, PipeSettings{Name: pc.Name, Fields: append([]string(nil), pc.Fields...),
+			Socket: pc.Socket, Datagram: pc.Datagram, Command: append([]string(nil), pc.Command...),
+			Format: pc.Format, QueueBytes: int(pc.Queue)})
+	}
+	f := &c.Flow
+	s.Flow = FlowSettings{Memcap: uint64(f.Memcap), HashSize: int(f.HashSize), Prealloc: f.Prealloc,
+		EmergencyRecovery: f.EmergencyRecovery, Default: f.Timeouts.Default, TCP: f.Timeouts.TCP,
+		UDP: f.Timeouts.UDP, ICMP: f.Timeouts.ICMP}
+	d := &c.Defrag
+	s.Defrag = DefragSettings{Memcap: uint64(d.Memcap), Timeout: d.Timeout, Trackers: d.Trackers,
+		MaxFrags: d.MaxFrags, Policy: d.Policy, HostOSPolicy: hostOS}
+	return s
 }

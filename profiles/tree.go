@@ -1,7 +1,14 @@
-// Package profiles loads Vigil's configuration. Today it reads Suricata-style
-// YAML files (suricata.yaml, with include:), applies --set overrides, and
-// answers typed questions about the keys the engine uses. The full schema,
-// built-in profiles and viper layering described in DESIGN.md grow here.
+// Package profiles is Vigil's configuration: the schema (Config), its
+// loading with viper from layers (a built-in profile < a vigil.yaml <
+// VIGIL_* environment variables < --set), the built-in profiles sized for
+// the machine they run on (Profiles, ProfileYAML), and the mapping of a
+// Suricata suricata.yaml onto the schema (IsSuricataYAML, FromSuricata).
+//
+// Load is the entry point. Unknown keys are errors naming the closest
+// valid key, with the file and line; bad values name the key and the
+// value. (*Config).Settings gives the typed values the engine wiring
+// reads. Tree is a raw YAML document, as a suricata.yaml is read (with its
+// include: files and --set overrides) before it is mapped.
 package profiles
 
 import (

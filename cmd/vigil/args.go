@@ -20,7 +20,9 @@ type cliArgs struct {
 	initErrorsFatal bool     // --init-errors-fatal
 	disableDetect   bool     // --disable-detection
 	simulateIPS     bool     // --simulate-ips
-	iface           []string // -i (live capture: not built yet)
+	iface           []string // -i, --af-packet, --af-xdp, --dpdk: interfaces (a comma list is a bridge pair)
+	backend         string   // capture backend named by the flag: "" (-i: the default), afpacket, afxdp, dpdk, nfqueue
+	queues          []string // -q: NFQUEUE queue numbers or ranges ("0:3")
 	quiet           bool     // --quiet: no summary
 	cpuProfile      string   // --cpuprofile FILE (Go CPU profile of the run)
 	verbose         int      // -v
@@ -39,7 +41,13 @@ const usage = `usage: vigil [options]          (Suricata-compatible flags)
   -l DIR                 directory for eve.json and fast.log (default: config's default-log-dir, else .)
   -k none|all|auto       checksum validation (none: accept bad checksums)
   --set KEY=VALUE        override a configuration key (repeatable)
-  --runmode MODE         single (workers and autofp: not built yet)
+  --runmode MODE         single, workers (live default) or autofp
+  -i IF[,IF2]            capture on IF with the default backend (AF_PACKET); two
+                         interfaces make an inline bridge (bump in the wire)
+  --af-packet=IF[,IF2]   AF_PACKET (TPACKET_V3, fanout over the workers)
+  --af-xdp=IF[,IF2]      AF_XDP (one socket per queue; two interfaces: bridge)
+  --dpdk                 DPDK ports from -i (build with: make build-dpdk)
+  -q N[:M]               NFQUEUE queue N (or N..M), inline (repeatable)
   -T                     test the configuration and rules, then exit
   --init-errors-fatal    any rule that fails to load stops the start
   --disable-detection    decode and track flows, no rules
@@ -48,6 +56,19 @@ const usage = `usage: vigil [options]          (Suricata-compatible flags)
   --cpuprofile FILE      write a Go CPU profile of the packet processing to FILE
   -V, --build-info       print the version
 `
+
+// setBackend records the capture backend a flag names; two different
+// backends in one run are an error.
+func (a *cliArgs) setBackend(b string, err error) error {
+	if err != nil {
+		return err
+	}
+	if a.backend != "" && a.backend != b {
+		return fmt.Errorf("capture: %s and %s given; one backend per run", a.backend, b)
+	}
+	a.backend = b
+	return nil
+}
 
 // parseArgs reads Suricata-style arguments: short flags take the next
 // argument or an attached value (-rFILE), long flags take "--k v" or "--k=v".
@@ -107,9 +128,21 @@ func parseArgs(argv []string) (*cliArgs, error) {
 			a.sets = append(a.sets, v)
 		case "--runmode":
 			a.runmode, err = value()
-		case "-i", "--af-packet", "--af-xdp", "--dpdk", "-q":
+		case "-i", "--af-packet", "--af-xdp":
 			v, err = value()
-			a.iface = append(a.iface, v)
+			a.iface = append(a.iface, strings.Split(v, ",")...)
+			switch name {
+			case "--af-packet":
+				err = a.setBackend("afpacket", err)
+			case "--af-xdp":
+				err = a.setBackend("afxdp", err)
+			}
+		case "--dpdk":
+			err = a.setBackend("dpdk", flag())
+		case "-q":
+			v, err = value()
+			a.queues = append(a.queues, v)
+			err = a.setBackend("nfqueue", err)
 		case "-T":
 			err = flag()
 			a.testConfig = true
