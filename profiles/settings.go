@@ -158,7 +158,7 @@ func DefaultSettings() *Settings {
 			Default: to(30, 300, 0, 100, 10, 100, 0, 50), TCP: to(60, 600, 60, 100, 5, 100, 10, 50),
 			UDP: to(30, 300, 0, 100, 10, 100, 0, 50), ICMP: to(30, 300, 0, 100, 10, 100, 0, 50)},
 		Defrag:         DefragSettings{Memcap: 32 << 20, Timeout: 60 * time.Second, Trackers: 65535, MaxFrags: 1024, Policy: "bsd"},
-		Stats:          StatsSettings{Interval: 8 * time.Second, Filename: "stats.log"},
+		Stats:          StatsSettings{Enabled: true, EVE: true, Interval: 8 * time.Second, Filename: "stats.log"},
 		PacketAlertMax: 15,
 		EVE: EVESettings{Enabled: true, Filename: "eve.json", Metadata: true, Flow: true, FlowRecords: true,
 			Alerts: true, TaggedPackets: true, HTTP: true, DNS: true, TLS: true, Anomaly: true, HTTPExtended: true,

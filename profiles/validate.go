@@ -140,6 +140,11 @@ func (c *Config) Validate() error {
 		bad("stream.reassembly.depth", "%s is too large (0 is unlimited)", st.Reassembly.Depth)
 	}
 	oneOf("stream.memcap-policy", st.MemcapPolicy, "ignore", "drop-flow", "pass-flow", "bypass")
+	// Suricata takes any boolean word here (suricata-verify sets
+	// stream.inline=true); keep the canonical yes/no.
+	if b, ok := ParseBool(st.Inline); ok && st.Inline != "auto" {
+		st.Inline = map[bool]string{true: "yes", false: "no"}[b]
+	}
 	oneOf("stream.inline", st.Inline, "auto", "yes", "no")
 
 	atLeast("defrag.memcap", c.Defrag.Memcap, 1<<16)

@@ -13,6 +13,7 @@ type cliArgs struct {
 	extraRules      []string // -s (added to them)
 	logDir          string   // -l
 	config          string   // -c
+	profile         string   // --profile NAME
 	checksum        string   // -k none|all|auto
 	sets            []string // --set key=value
 	runmode         string   // --runmode
@@ -33,11 +34,14 @@ type cliArgs struct {
 const usage = `usage: vigil [options]          (Suricata-compatible flags)
        vigil version
        vigil rules check [-S FILE]... [-c FILE]   (rule load report; vigil rules --help)
+       vigil config check FILE [--profile NAME] [--set K=V]...
+       vigil profiles [show NAME]
 
   -r FILE                read packets from a pcap or pcapng file ("-" = stdin)
   -S FILE                load only the rules in FILE (repeatable)
   -s FILE                load the rules in FILE as well as the config's
-  -c FILE                configuration file (a suricata.yaml is understood)
+  -c FILE                configuration file: a vigil.yaml, or a suricata.yaml
+  --profile NAME         built-in deployment profile (vigil profiles lists them)
   -l DIR                 directory for eve.json and fast.log (default: config's default-log-dir, else .)
   -k none|all|auto       checksum validation (none: accept bad checksums)
   --set KEY=VALUE        override a configuration key (repeatable)
@@ -115,6 +119,8 @@ func parseArgs(argv []string) (*cliArgs, error) {
 			a.logDir, err = value()
 		case "-c":
 			a.config, err = value()
+		case "--profile":
+			a.profile, err = value()
 		case "-k":
 			a.checksum, err = value()
 			if err == nil && a.checksum != "none" && a.checksum != "all" && a.checksum != "auto" {

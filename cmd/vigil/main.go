@@ -55,6 +55,12 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	if len(argv) > 0 && argv[0] == "rules" {
 		return runRules(argv[1:], stdout, stderr)
 	}
+	if len(argv) > 0 && argv[0] == "config" {
+		return configCheckCommand(argv[1:], stdout, stderr)
+	}
+	if len(argv) > 0 && argv[0] == "profiles" {
+		return profilesCommand(argv[1:], stdout, stderr)
+	}
 	a, err := parseArgs(argv)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil: %v\n", err)
@@ -88,6 +94,7 @@ type engineRun struct {
 	failed   int // rules that did not load
 	stats    ruleStats
 	statsCfg statsSettings
+	cfg      *profiles.Config
 }
 
 func (e *engineRun) start() error {
@@ -98,32 +105,26 @@ func (e *engineRun) start() error {
 	return e.startRest(began)
 }
 
-// configure loads the configuration file and --set overrides.
+// configure loads the configuration: a built-in profile (--profile, else
+// pcap-offline), the -c file (a vigil.yaml, or a suricata.yaml recognised
+// by its keys and mapped), VIGIL_* environment variables and --set.
 func (e *engineRun) configure() error {
 	a := e.args
-	tree := profiles.NewTree()
-	if a.config != "" {
-		t, err := profiles.LoadFile(a.config)
-		if err != nil {
-			return err
-		}
-		tree = t
-	}
-	for _, kv := range a.sets {
-		k, v, _ := strings.Cut(kv, "=")
-		if err := tree.Set(strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
-			return err
-		}
-	}
-	s, err := tree.Settings()
+	cfg, err := profiles.Load(profiles.LoadOptions{Profile: a.profile, File: a.config, Sets: a.sets, Environ: os.Environ()})
 	if err != nil {
-		if a.config != "" {
-			return fmt.Errorf("%s: %w", a.config, err)
-		}
 		return err
 	}
+	e.cfg = cfg
+	s := cfg.Settings()
 	e.settings = s
-	e.statsCfg = defaultStats()
+	e.statsCfg = statsSettings{Enabled: s.Stats.Enabled || s.Stats.EVE, Interval: s.Stats.Interval, EVE: s.Stats.EVE,
+		Prometheus: cfg.Prometheus.Listen}
+	if s.Stats.Enabled {
+		e.statsCfg.LogFile = s.Stats.Filename
+		if e.statsCfg.LogFile == "" {
+			e.statsCfg.LogFile = "stats.log"
+		}
+	}
 	return nil
 }
 
@@ -133,9 +134,6 @@ func (e *engineRun) startRest(began time.Time) error {
 	case "", pipeline.ModeSingle, pipeline.ModeWorkers, pipeline.ModeAutoFP:
 	default:
 		return fmt.Errorf("--runmode %s: expected single, workers or autofp", a.runmode)
-	}
-	if len(a.iface) > 0 {
-		return fmt.Errorf("live capture (%s) is not built yet; read a pcap with -r", strings.Join(a.iface, ","))
 	}
 
 	if !a.disableDetect {
@@ -150,10 +148,20 @@ func (e *engineRun) startRest(began time.Time) error {
 		}
 		return nil
 	}
-	if a.pcap == "" {
-		return errors.New("nothing to read: give a pcap file with -r FILE (vigil --help)")
+	if a.pcap != "" {
+		if len(a.iface) > 0 || a.backend != "" {
+			return errors.New("-r reads a file: leave out the live capture options (-i, --af-packet, --af-xdp, --dpdk, -q)")
+		}
+		return e.runPcap(began)
 	}
-	return e.runPcap(began)
+	if len(a.iface) > 0 || a.backend != "" || len(e.cfg.Capture.Interfaces) > 0 {
+		plan, err := e.livePlan()
+		if err != nil {
+			return err
+		}
+		return e.runSources(began, plan)
+	}
+	return errors.New("nothing to read: give a pcap file with -r FILE or an interface with -i IF (vigil --help)")
 }
 
 // loadRules parses the rule files and compiles the engine. Bad rules are
@@ -246,17 +254,26 @@ func (e *engineRun) runPcap(began time.Time) error {
 	defer src.Close()
 	mode := e.args.runmode
 	if mode == "" {
+		mode = e.cfg.Runmode
+	}
+	if mode == "" || mode == pipeline.ModeWorkers {
+		// A file is one capture queue: one worker, as Suricata runs it.
 		mode = pipeline.ModeSingle
 	}
-	if mode == pipeline.ModeWorkers {
-		// A file is one capture queue: one worker, as Suricata runs it.
+	if mode == pipeline.ModeAutoFP && e.args.simulateIPS {
+		// Drops must act on the packet being inspected (inline
+		// normalization, flow drops); the single thread does that.
 		mode = pipeline.ModeSingle
 	}
 	workers := 1
 	if mode == pipeline.ModeAutoFP {
-		workers = runtime.NumCPU()
+		workers = int(e.cfg.Workers)
+		if workers <= 0 {
+			workers = runtime.NumCPU()
+		}
 	}
-	return e.runSources(began, capturePlan{mode: mode, name: e.args.pcap, sources: []capture.Source{src}, workers: workers})
+	return e.runSources(began, capturePlan{mode: mode, name: e.args.pcap, sources: []capture.Source{src}, workers: workers,
+		ips: e.args.simulateIPS})
 }
 
 // capturePlan is what a run reads from: the runmode, the sources (one per
@@ -268,6 +285,7 @@ type capturePlan struct {
 	sources []capture.Source
 	workers int  // autofp workers
 	live    bool // live sources: a full autofp ring drops instead of waiting
+	ips     bool // inline: drop and reject verdicts are enforced
 }
 
 // sharedOutputs are the files and pipes every worker writes to.
@@ -351,21 +369,24 @@ func (e *engineRun) eveConfig() output.EVEConfig {
 // table, stream tracker, app layer and detection state, and writers over
 // the shared outputs. src is nil for an autofp worker. shard numbers the
 // thread's flow table, so that flow IDs are unique across threads.
-func (e *engineRun) newThread(o *sharedOutputs, src capture.Source, shard int) (*pipeline.Single, error) {
+func (e *engineRun) newThread(o *sharedOutputs, src capture.Source, shard int, ips bool) (*pipeline.Single, error) {
 	a, s := e.args, e.settings
 	p := &pipeline.Single{}
-	fcfg := flow.DefaultConfig()
-	fcfg.Shard = uint8(shard)
+	fcfg := flowConfig(&s.Flow, shard)
 	fcfg.OnEnd = func(f *flow.Flow) { p.FlowEnded(f) }
 	flows, err := flow.NewTable(fcfg)
 	if err != nil {
 		return nil, err
 	}
-	reasm, err := defrag.New(defrag.Config{})
+	dcfg, err := defragConfig(&s.Defrag)
 	if err != nil {
 		return nil, err
 	}
-	scfg, err := streamConfig(&s.Stream, a.simulateIPS)
+	reasm, err := defrag.New(dcfg)
+	if err != nil {
+		return nil, err
+	}
+	scfg, err := streamConfig(&s.Stream, ips)
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +414,7 @@ func (e *engineRun) newThread(o *sharedOutputs, src capture.Source, shard int) (
 	if e.engine != nil && !a.disableDetect {
 		p.Detect = e.engine.NewThread()
 	}
-	p.Opts = pipeline.Options{IPS: a.simulateIPS, FlowRecords: s.EVE.FlowRecords,
+	p.Opts = pipeline.Options{IPS: ips, FlowRecords: s.EVE.FlowRecords,
 		NoAlertRecords: !s.EVE.Alerts, HTTPRecords: s.EVE.HTTP, DNSRecords: s.EVE.DNS, TLSRecords: s.EVE.TLS,
 		AnomalyRecords: s.EVE.Anomaly, TaggedPackets: s.EVE.TaggedPackets}
 	return p, nil
@@ -410,8 +431,12 @@ func (e *engineRun) runSources(began time.Time, plan capturePlan) error {
 	r := &pipeline.Runner{Mode: plan.mode}
 	switch plan.mode {
 	case pipeline.ModeAutoFP:
+		dcfg, err := defragConfig(&e.settings.Defrag)
+		if err != nil {
+			return err
+		}
 		for _, src := range plan.sources {
-			reasm, err := defrag.New(defrag.Config{})
+			reasm, err := defrag.New(dcfg)
 			if err != nil {
 				return err
 			}
@@ -419,7 +444,7 @@ func (e *engineRun) runSources(began time.Time, plan capturePlan) error {
 				Decoder: decode.NewDecoder(decode.Options{Checksums: a.checksum != "none"})})
 		}
 		for i := 0; i < max(plan.workers, 1); i++ {
-			w, err := e.newThread(o, nil, i)
+			w, err := e.newThread(o, nil, i, plan.ips)
 			if err != nil {
 				return err
 			}
@@ -428,7 +453,7 @@ func (e *engineRun) runSources(began time.Time, plan capturePlan) error {
 		}
 	default:
 		for i, src := range plan.sources {
-			w, err := e.newThread(o, src, i)
+			w, err := e.newThread(o, src, i, plan.ips)
 			if err != nil {
 				return err
 			}
@@ -438,6 +463,18 @@ func (e *engineRun) runSources(began time.Time, plan capturePlan) error {
 	var sigs []*engine.Signature
 	if e.engine != nil && !a.disableDetect {
 		sigs = e.engine.Signatures()
+	}
+	if r.Pin, err = pinner(e.cfg, len(r.Receivers), len(r.Workers)); err != nil {
+		return err
+	}
+	r.RingSize, r.BusyPoll = int(e.cfg.Rings.Size), 0
+	if e.cfg.Rings.BusyPoll {
+		r.BusyPoll = 1000
+	}
+	for _, rc := range r.Receivers {
+		if e.cfg.Routing.By == "ip-version" {
+			rc.Route = pipeline.RouteIPVersion
+		}
 	}
 	stats, err := e.statsManager(o, r)
 	if err != nil {

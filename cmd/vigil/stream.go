@@ -8,6 +8,8 @@ import (
 
 	"github.com/vigil-ids/vigil/dataplane/applayer"
 	"github.com/vigil-ids/vigil/dataplane/applayer/http"
+	"github.com/vigil-ids/vigil/dataplane/defrag"
+	"github.com/vigil-ids/vigil/dataplane/flow"
 	"github.com/vigil-ids/vigil/dataplane/stream"
 	"github.com/vigil-ids/vigil/profiles"
 )
@@ -104,4 +106,62 @@ func appConfig(a *profiles.AppLayerSettings) applayer.Config {
 		cfg.Encryption = applayer.EncryptionFull
 	}
 	return cfg
+}
+
+// flowConfig maps the flow settings onto the flow table's config.
+func flowConfig(f *profiles.FlowSettings, shard int) flow.Config {
+	c := flow.DefaultConfig()
+	if f.Memcap > 0 {
+		c.Memcap = f.Memcap
+	}
+	if f.HashSize > 0 {
+		c.HashSize = f.HashSize
+	}
+	if f.Prealloc > 0 {
+		c.Prealloc = f.Prealloc
+	}
+	if f.EmergencyRecovery > 0 {
+		c.EmergencyRecovery = f.EmergencyRecovery
+	}
+	set := func(dst *flow.Timeouts, t profiles.Timeouts) {
+		if t.New == 0 && t.Established == 0 && t.Closed == 0 {
+			return // keep the default of this class
+		}
+		*dst = flow.Timeouts{New: t.New, Established: t.Established, Closed: t.Closed,
+			EmergencyNew: t.EmergencyNew, EmergencyEstablished: t.EmergencyEstablished, EmergencyClosed: t.EmergencyClosed}
+	}
+	set(&c.Default, f.Default)
+	set(&c.TCP, f.TCP)
+	set(&c.UDP, f.UDP)
+	set(&c.ICMP, f.ICMP)
+	c.Shard = uint8(shard)
+	return c
+}
+
+// defragConfig maps the defrag settings (and host-os-policy) onto the
+// reassembler's config.
+func defragConfig(d *profiles.DefragSettings) (defrag.Config, error) {
+	c := defrag.Config{Memcap: d.Memcap, Timeout: d.Timeout, MaxTrackers: d.Trackers, MaxFrags: d.MaxFrags}
+	if d.Policy != "" {
+		p, err := defrag.ParsePolicy(strings.ToLower(d.Policy))
+		if err != nil {
+			return c, fmt.Errorf("defrag.policy: %w", err)
+		}
+		c.DefaultPolicy = p
+	}
+	if len(d.HostOSPolicy) > 0 {
+		t := &defrag.PolicyTable{}
+		names := make([]string, 0, len(d.HostOSPolicy))
+		for k := range d.HostOSPolicy {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, os := range names {
+			if err := t.AddOS(strings.ToLower(os), d.HostOSPolicy[os]); err != nil {
+				return c, fmt.Errorf("host-os-policy: %w", err)
+			}
+		}
+		c.HostPolicy = t.Lookup
+	}
+	return c, nil
 }

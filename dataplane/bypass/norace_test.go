@@ -1,0 +1,5 @@
+//go:build !race
+
+package bypass
+
+const raceEnabled = false
