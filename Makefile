@@ -12,12 +12,16 @@ FUZZTIME ?= 30s
 PCAP     ?=
 RULES    ?= testdata/sample.rules
 
-.PHONY: all build run test test-dpdk vet fmt-check unit verify verify-update bench bench-go bench-mpm fuzz sample clean
+.PHONY: all build build-dpdk run test test-dpdk vet fmt-check unit verify verify-update bench bench-go bench-mpm fuzz sample clean
 
 all: build
 
 build:
 	$(GO) build -o $(VIGIL) ./cmd/vigil
+
+# vigil with the DPDK backend (needs libdpdk-dev: pkg-config libdpdk).
+build-dpdk:
+	$(GO) build -tags dpdk -o $(VIGIL) ./cmd/vigil
 
 run: build
 	@mkdir -p $(OUT) && rm -f $(OUT)/eve.json $(OUT)/fast.log
