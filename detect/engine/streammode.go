@@ -15,8 +15,10 @@ import (
 // (userguide "Rule Types and Categorization"): a "stream" rule (plain
 // payload keywords) inspects reassembled stream chunks only, a
 // "pkt_stream" rule (a payload content anchored with depth, offset or
-// startswith) inspects both the stream and the packet, and a "pkt" rule
-// (tcp-pkt, flow:no_stream, dsize) only the packet. Packets whose payload
+// startswith, or plain content with a packet header keyword such as flags)
+// inspects both the stream and the packet, and a "pkt" rule (tcp-pkt,
+// flow:no_stream, dsize, or a header keyword with anchored content) only
+// the packet. Packets whose payload
 // was not taken into a stream (no session, UDP, memcap) are inspected by
 // every signature as packets.
 type payloadMode uint8
@@ -39,11 +41,20 @@ func payloadModeOf(s *Signature) payloadMode {
 	case s.flow.stream > 0 || strings.EqualFold(s.Rule.Proto, "tcp-stream"):
 		return payloadStream
 	}
+	// Packet header keywords (flags, ttl, seq/ack, window, ipopts, ...)
+	// make Suricata require a packet (SIG_FLAG_REQUIRE_PACKET): with
+	// plain content, which requires the stream, the rule is pkt_stream;
+	// with only anchored content it is a packet rule.
+	reqPacket := false
 	for _, m := range s.pkt {
-		if _, ok := m.(*dsizeMatch); ok {
+		switch m.(type) {
+		case *dsizeMatch:
 			return payloadPkt
+		case *flagsMatch, *ttlMatch, *seqAckMatch, *windowMatch, *ipoptsMatch, *mssMatch, *fragbitsMatch, *fragoffMatch:
+			reqPacket = true
 		}
 	}
+	anchored := false
 	for i := range s.bufs {
 		bl := &s.bufs[i]
 		if bl.id != BufPktData {
@@ -52,9 +63,15 @@ func payloadModeOf(s *Signature) payloadMode {
 		for j := range bl.steps {
 			st := &bl.steps[j]
 			if st.kind == stepContent && st.flags&(fDepth|fOffset|fStartsWith) != 0 {
-				return payloadPktStream
+				anchored = true
 			}
 		}
+	}
+	switch {
+	case reqPacket && anchored:
+		return payloadPkt
+	case reqPacket || anchored:
+		return payloadPktStream
 	}
 	return payloadStream
 }
