@@ -366,3 +366,29 @@ func TestEstablishedFlag(t *testing.T) {
 		t.Fatal("FIN of an established session not established")
 	}
 }
+
+// Suricata bug 3286, "linux evasion": in SYN_SENT, a RST and a FIN from
+// the server echo a timestamp the client never sent, and the client sends a
+// RST with seq isn+1. None of them ends the session: the first two raise
+// pkt_invalid_timestamp and are ignored, the client RST is ignored, and the
+// real handshake that follows establishes the session.
+func TestSynSentEvasion(t *testing.T) {
+	c := newConn(t, Config{})
+	c.send(ToServer, S, cli, 0, "", ts(1000, 0))
+	p := c.send(ToClient, R|A, srv, cli+1, "", ts(100, 100))
+	wantEvent(t, p, EvPktInvalidTimestamp)
+	p = c.send(ToClient, F|A, srv, cli+1, "", ts(100, 100))
+	wantEvent(t, p, EvPktInvalidTimestamp)
+	c.wantState(StateSynSent)
+	c.send(ToServer, R, cli+1, 0, "")
+	c.wantState(StateSynSent)
+	c.send(ToClient, SA, srv, cli+1, "", ts(2000, 1000))
+	c.send(ToServer, A, cli+1, srv+1, "", ts(1001, 2000))
+	c.wantState(StateEstablished)
+	// The client's RST that Suricata honours in SYN_SENT: the SYN's
+	// sequence number, window 0, ack isn+1.
+	c = newConn(t, Config{})
+	c.send(ToServer, S, cli, 0, "")
+	c.send(ToServer, R|A, cli, cli+1, "", win(0))
+	c.wantState(StateClosed)
+}

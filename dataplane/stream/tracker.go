@@ -379,6 +379,14 @@ func (t *Tracker) handle(s *Session, p *packet.Packet, dir Dir) {
 	if s.State == StateClosed {
 		return
 	}
+	if s.State == StateSynSent && !synSentEchoOK(s, p, dir) {
+		// A packet from the server that echoes a timestamp the client
+		// never sent is no answer to the SYN (an injected RST or FIN, as
+		// in the "linux evasion" of Suricata bug 3286): Suricata raises
+		// pkt_invalid_timestamp and ignores it in SYN_SENT.
+		t.invalid(p, EvPktInvalidTimestamp)
+		return
+	}
 	if p.TCPFlags&packet.TCPRst != 0 {
 		t.rst(s, p, dir)
 		return
@@ -391,6 +399,19 @@ func (t *Tracker) handle(s *Session, p *packet.Packet, dir Dir) {
 	default:
 		t.established(s, p, dir)
 	}
+}
+
+// synSentEchoOK checks the timestamp echo of a server packet in SYN_SENT
+// against the client's SYN: equal, or absent (0).
+func synSentEchoOK(s *Session, p *packet.Packet, dir Dir) bool {
+	if dir != ToClient || p.Flags&packet.FlagTCPTS == 0 {
+		return true
+	}
+	c, ecr := &s.half[ToServer], p.TCPTSEcr
+	if c.tsOK {
+		return c.tsVal == 0 || ecr == 0 || ecr == c.tsVal
+	}
+	return ecr == 0
 }
 
 // synFlood counts a SYN or SYN/ACK transmission and raises the flood event
@@ -768,7 +789,13 @@ func (t *Tracker) rst(s *Session, p *packet.Packet, dir Dir) {
 		// Refusal of the SYN: it must acknowledge it.
 		valid = ack && p.TCPAck == r.nextSeq
 	case s.State == StateSynSent && dir == ToServer:
-		valid = seq == h.nextSeq || seq == h.isn+1
+		// Suricata closes a SYN_SENT session on a client RST only when
+		// it carries the SYN's own sequence number, a zero window and
+		// ack isn+1; other client RSTs are ignored (no event), so an
+		// evader cannot end the session before the server answers.
+		if !(seq == h.isn && p.TCPWindow == 0 && p.TCPAck == h.isn+1) {
+			return
+		}
 	case h.seen && s.Flags&FlagAsync == 0:
 		win := r.window
 		valid = rstSeqValid(s.Policy[dir], seq, int(n), h.nextSeq, h.lastAck, win)
