@@ -441,3 +441,27 @@ func TestIPv4Options(t *testing.T) {
 		t.Fatalf("12-byte options: events %v flags %#x l3len %d", p.Events[:p.NumEvents], p.Flags, p.L3Len)
 	}
 }
+
+// TCP MD5 (kind 19) and TCP-AO (kind 29) options set FlagTCPAuth.
+func TestTCPAuthOptions(t *testing.T) {
+	for _, o := range []layers.TCPOption{
+		{OptionType: 19, OptionLength: 18, OptionData: make([]byte, 16)},
+		{OptionType: 29, OptionLength: 16, OptionData: make([]byte, 14)},
+	} {
+		eth := &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4}
+		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: v4A, DstIP: v4B}
+		tcp := &layers.TCP{SrcPort: 40000, DstPort: 80, RST: true, ACK: true, Options: []layers.TCPOption{o}}
+		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+			t.Fatal(err)
+		}
+		p, _ := decodeFrame(t, packet.LinkEthernet, serialize(t, eth, ip, tcp))
+		if p.Flags&packet.FlagTCPAuth == 0 {
+			t.Errorf("option kind %d: FlagTCPAuth not set", o.OptionType)
+		}
+		wantNoEvents(t, p)
+	}
+	p, _ := decodeFrame(t, packet.LinkEthernet, tcpv4Frame(t, nil))
+	if p.Flags&packet.FlagTCPAuth != 0 {
+		t.Errorf("FlagTCPAuth without the option")
+	}
+}

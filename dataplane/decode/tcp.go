@@ -182,10 +182,14 @@ func (d *Decoder) tcpOptions(p *packet.Packet, o []byte) {
 		case tcpOptMD5:
 			if ol != 18 {
 				d.event(p, EvTCPOptInvalidLen)
+			} else {
+				p.Flags |= packet.FlagTCPAuth
 			}
 		case tcpOptAO:
 			if ol < 4 {
 				d.event(p, EvTCPOptInvalidLen)
+			} else {
+				p.Flags |= packet.FlagTCPAuth
 			}
 		}
 		o = o[ol:]

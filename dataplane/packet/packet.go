@@ -121,6 +121,9 @@ const (
 	// (inline stream normalization); its checksums must be recomputed
 	// before it is forwarded (decode.FixTCPChecksum).
 	FlagModified
+	// FlagTCPAuth: a TCP MD5 signature (RFC 2385) or TCP-AO (RFC 5925)
+	// option is present; a passive observer cannot check it.
+	FlagTCPAuth
 )
 
 // IPv6 extension headers seen, as bits of Packet.IPv6Exts.

@@ -392,3 +392,20 @@ func TestSynSentEvasion(t *testing.T) {
 	c.send(ToServer, R|A, cli, cli+1, "", win(0))
 	c.wantState(StateClosed)
 }
+
+// A RST that carries a TCP-AO or MD5 signature cannot be checked by a
+// passive observer: it raises suspected_rst_inject and does not end the
+// session (Suricata security ticket 4710).
+func TestRstWithAuthOptionIgnored(t *testing.T) {
+	c := newConn(t, Config{})
+	c.handshake()
+	auth := func(p *packet.Packet) { p.Flags |= packet.FlagTCPAuth }
+	p := c.send(ToServer, R|A, cli+1, srv+1, "", auth)
+	wantEvent(t, p, EvSuspectedRstInject)
+	c.wantState(StateEstablished)
+	c.send(ToServer, PA, cli+1, srv+1, "GET / HTTP/1.1\r\n\r\n")
+	c.send(ToClient, A, srv+1, cli+19, "")
+	if got := c.rec.data[ToServer].String(); got != "GET / HTTP/1.1\r\n\r\n" {
+		t.Fatalf("stream %q", got)
+	}
+}

@@ -775,6 +775,13 @@ func (t *Tracker) rst(s *Session, p *packet.Packet, dir Dir) {
 	h, r := &s.half[dir], &s.half[dir^1]
 	seq, n := p.TCPSeq, payloadLen(p)
 	ack := p.TCPFlags&packet.TCPAck != 0
+	if p.Flags&packet.FlagTCPAuth != 0 {
+		// The receiver checks the MD5/AO signature and drops a forged
+		// RST; we cannot check it, so such a RST does not end the
+		// session (Suricata security ticket 4710).
+		t.invalid(p, EvSuspectedRstInject)
+		return
+	}
 	if ack && r.seen && s.Flags&FlagAsync == 0 && ackBeyond(p.TCPAck, r, h) {
 		t.invalid(p, EvRstInvalidAck)
 		return
