@@ -73,6 +73,16 @@ type EVEConfig struct {
 	// application-layer events (Suricata's anomaly "types": decode and
 	// stream are off by default, applayer on).
 	AnomalyDecode, AnomalyStream, AnomalyNoAppLayer bool
+
+	// Ethernet adds "ether": {"src_mac", "dest_mac"} of an Ethernet
+	// frame to every packet record (Suricata's eve-log "ethernet: yes").
+	Ethernet bool
+	// PcapFilename, when set, is written as "pcap_filename" in every
+	// record (eve-log "pcap-file: yes", when reading a file).
+	PcapFilename string
+	// Verdict adds "verdict": {"action"} to alerts: "alert" in IDS mode,
+	// "drop" or "reject" when the packet was (alert option "verdict").
+	Verdict bool
 }
 
 // EVE writes EVE JSON records, one per line. It is used by one goroutine.
@@ -159,6 +169,37 @@ func (e *EVE) begin(p *packet.Packet, flowID uint64, eventType string) {
 		}
 	}
 	j.str("pkt_src", p.Origin.String())
+	e.commonOptions(p)
+}
+
+// commonOptions writes the per-record options every event type carries:
+// "ether" (eve-log ethernet) and "pcap_filename" (pcap-file).
+func (e *EVE) commonOptions(p *packet.Packet) {
+	j := &e.s.j
+	if e.cfg.Ethernet && p.LinkType == packet.LinkEthernet && p.Flags&packet.FlagPseudo == 0 && len(p.Data) >= 14 {
+		j.openObject("ether")
+		j.key("src_mac")
+		j.b = appendMAC(j.b, p.Data[6:12])
+		j.key("dest_mac")
+		j.b = appendMAC(j.b, p.Data[0:6])
+		j.closeObject()
+	}
+	if e.cfg.PcapFilename != "" {
+		j.str("pcap_filename", e.cfg.PcapFilename)
+	}
+}
+
+// appendMAC writes a quoted aa:bb:cc:dd:ee:ff.
+func appendMAC(b, mac []byte) []byte {
+	const hexd = "0123456789abcdef"
+	b = append(b, '"')
+	for i, c := range mac {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hexd[c>>4], hexd[c&15])
+	}
+	return append(b, '"')
 }
 
 // beginFlow is begin for records of application-layer transactions,
@@ -190,6 +231,7 @@ func (e *EVE) beginFlow(p *packet.Packet, flowID uint64, fi *FlowInfo, eventType
 	}
 	e.endpoints(fi.SrcIP, fi.DstIP, fi.SrcPort, fi.DstPort, fi.Proto, ipv)
 	j.str("pkt_src", p.Origin.String())
+	e.commonOptions(p)
 }
 
 // end closes the record, adding the fields Suricata appends to every

@@ -159,6 +159,21 @@ func (e *EVE) Alert(p *packet.Packet, flowID uint64, a *AlertInfo) error {
 	if e.cfg.Packet {
 		e.packetFields(p)
 	}
+	if e.cfg.Verdict {
+		j.openObject("verdict")
+		switch p.Verdict {
+		case packet.VerdictDrop:
+			j.str("action", "drop")
+		case packet.VerdictReject:
+			j.str("action", "drop")
+			j.str("reject-target", "both")
+		case packet.VerdictBypass:
+			j.str("action", "pass")
+		default:
+			j.str("action", "alert")
+		}
+		j.closeObject()
+	}
 	return e.end()
 }
 

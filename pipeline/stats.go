@@ -206,7 +206,7 @@ func (s *Snapshot) CounterList(dst []output.Counter) []output.Counter {
 	add("tcp.reassembly_memuse", t.ReassemblyMem)
 	for i, n := range t.Events {
 		if n > 0 {
-			add("tcp.event."+strings.TrimPrefix(decode.EventName(stream.EventBase+decodeEventID(i)), "stream."), n)
+			add("stream."+strings.TrimPrefix(decode.EventName(stream.EventBase+decodeEventID(i)), "stream."), n)
 		}
 	}
 

@@ -306,12 +306,16 @@ type EVEConfig struct {
 	Filename string `mapstructure:"filename"`
 	// Types are the record types written: alert, anomaly, http, dns, tls,
 	// flow.
-	Types   []string   `mapstructure:"types"`
-	Alert   EVEAlert   `mapstructure:"alert"`
-	HTTP    EVEHTTP    `mapstructure:"http"`
-	DNS     EVEDNS     `mapstructure:"dns"`
-	TLS     EVETLS     `mapstructure:"tls"`
-	Anomaly EVEAnomaly `mapstructure:"anomaly"`
+	Types []string `mapstructure:"types"`
+	// Ethernet adds the frame's MAC addresses ("ether") to every record;
+	// PcapFile adds the name of the capture file read ("pcap_filename").
+	Ethernet bool       `mapstructure:"ethernet"`
+	PcapFile bool       `mapstructure:"pcap-file"`
+	Alert    EVEAlert   `mapstructure:"alert"`
+	HTTP     EVEHTTP    `mapstructure:"http"`
+	DNS      EVEDNS     `mapstructure:"dns"`
+	TLS      EVETLS     `mapstructure:"tls"`
+	Anomaly  EVEAnomaly `mapstructure:"anomaly"`
 }
 
 // EVEAlert are the options of alert records.
@@ -322,6 +326,8 @@ type EVEAlert struct {
 	Metadata         bool `mapstructure:"metadata"`
 	Flow             bool `mapstructure:"flow"`
 	TaggedPackets    bool `mapstructure:"tagged-packets"`
+	// Verdict adds the packet's final verdict ("verdict": {"action"}).
+	Verdict bool `mapstructure:"verdict"`
 }
 
 // EVEHTTP are the options of http records.

@@ -66,6 +66,9 @@ type EVESettings struct {
 	// TaggedPackets writes "packet" records for tagged packets (alert
 	// option tagged-packets, default yes as in Suricata's suricata.yaml).
 	TaggedPackets bool
+	// Ethernet, PcapFile and Verdict add "ether", "pcap_filename" and
+	// (alerts) "verdict" to records.
+	Ethernet, PcapFile, Verdict bool
 	// Alerts, HTTP, DNS, TLS and Anomaly say which other record types
 	// the types list names (all on without a config file).
 	Alerts, HTTP, DNS, TLS, Anomaly bool
@@ -228,6 +231,7 @@ func (c *Config) Settings() *Settings {
 		Enabled: ev.Enabled, Filename: ev.Filename,
 		Payload: ev.Alert.Payload, PayloadPrintable: ev.Alert.PayloadPrintable, Packet: ev.Alert.Packet,
 		Metadata: ev.Alert.Metadata, Flow: ev.Alert.Flow, TaggedPackets: ev.Alert.TaggedPackets,
+		Ethernet: ev.Ethernet, PcapFile: ev.PcapFile, Verdict: ev.Alert.Verdict,
 		FlowRecords: has("flow"), Alerts: has("alert"), HTTP: has("http"), DNS: has("dns"), TLS: has("tls"), Anomaly: has("anomaly"),
 		HTTPExtended:     ev.HTTP.Extended,
 		HTTPDumpRequest:  ev.HTTP.DumpAllHeaders == "both" || ev.HTTP.DumpAllHeaders == "request",

@@ -335,6 +335,11 @@ func (s *surMapper) eve(key string) error {
 	if f, ok := s.str(key + ".filename"); ok && f != "" {
 		s.set("outputs.eve.filename", f, key+".filename")
 	}
+	for _, o := range []string{"ethernet", "pcap-file"} {
+		if err := s.copyBool(key+"."+o, "outputs.eve."+o); err != nil {
+			return err
+		}
+	}
 	if v, ok := s.t.String(key + ".filetype"); ok {
 		if ft := strings.ToLower(strings.TrimSpace(v)); ft == "regular" || ft == "file" || ft == "" {
 			s.used[key+".filetype"] = true
@@ -383,7 +388,7 @@ func (s *surMapper) eve(key string) error {
 		on = on || !present
 		switch name {
 		case "alert":
-			for _, o := range []string{"payload", "payload-printable", "packet", "metadata", "flow", "tagged-packets"} {
+			for _, o := range []string{"payload", "payload-printable", "packet", "metadata", "flow", "tagged-packets", "verdict"} {
 				if err = s.copyBool(tkey+"."+o, "outputs.eve.alert."+o); err != nil {
 					return err
 				}

@@ -362,7 +362,16 @@ func (e *engineRun) eveConfig() output.EVEConfig {
 		TLSBasic: !ev.TLSExtended,
 		JA3:      fingerprintOn(ev.JA3, e, "ja3"), JA4: fingerprintOn(ev.JA4, e, "ja4"),
 		AnomalyDecode: ev.AnomalyDecode, AnomalyStream: ev.AnomalyStream, AnomalyNoAppLayer: !ev.AnomalyAppLayer,
+		Ethernet: ev.Ethernet, PcapFilename: pcapName(ev.PcapFile, e.args.pcap), Verdict: ev.Verdict,
 	}
+}
+
+// pcapName is the pcap_filename EVE field: the -r file, when asked for.
+func pcapName(on bool, file string) string {
+	if !on || file == "" || file == "-" {
+		return ""
+	}
+	return file
 }
 
 // newThread builds one pipeline thread: its own decoder, defragmenter, flow
