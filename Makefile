@@ -45,7 +45,8 @@ unit:
 # (Debian: libdpdk-dev); CI installs it, a contributor without it is told.
 test-dpdk:
 	@if pkg-config --exists libdpdk 2>/dev/null; then \
-	  $(GO) vet -tags dpdk ./dataplane/capture/dpdk/ && $(GO) test -tags dpdk -count=1 ./dataplane/capture/dpdk/; \
+	  $(GO) vet -tags dpdk ./dataplane/capture/dpdk/ ./cmd/vigil/ && $(GO) test -tags dpdk -count=1 ./dataplane/capture/dpdk/ && \
+	  $(GO) test -tags dpdk -count=1 -run TestLiveDPDK ./cmd/vigil/; \
 	else echo "test-dpdk: libdpdk not found (apt install libdpdk-dev): DPDK backend not tested"; fi
 
 # Conformance: score bin/vigil on the suricata-verify subset in ../shared and

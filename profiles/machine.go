@@ -22,7 +22,7 @@ import (
 //	cpu.receive, cpu.verdict  the worker set (workers receive and issue verdicts)
 //	"all" in a CPU set        "0-(C-1)"
 //	rings.size                1024 when M < 8 GiB, 4096 when M < 64 GiB, else 8192
-//	afpacket.blocks           clamp(M/64/W, 8 MiB, 256 MiB) / block-size, at least 8
+//	afpacket.blocks           clamp(M/512/W, 4 MiB, 64 MiB) / block-size, at least 8
 //	afxdp.ring-size           2048 when M < 8 GiB, else 4096
 //	afxdp.frames              2 x ring-size per queue (fill + rx); 4 x with ips (+ tx, completion)
 //	nfqueue.queues            "0" when W = 1, else "0:(W-1)"
@@ -194,7 +194,7 @@ func autoHashSize(memcap uint64) int {
 
 // autoBlocks is the AF_PACKET block count per socket.
 func autoBlocks(m Machine, workers int, blockSize uint64) int {
-	ring := clampU(m.MemoryBytes/64/uint64(max(workers, 1)), 8*mib, 256*mib)
+	ring := clampU(m.MemoryBytes/512/uint64(max(workers, 1)), 4*mib, 64*mib)
 	if blockSize == 0 {
 		return 8
 	}

@@ -26,7 +26,17 @@ func openDPDK(cfg *profiles.Config, ifaces []string, workers int) ([]capture.Sou
 		return nil, false, err
 	}
 	for _, p := range ports {
-		if _, err := dpdk.ConfigurePort(p, dpdk.PortConfig{Queues: workers, RxDesc: int(dc.RxDescriptors), TxDesc: int(dc.TxDescriptors), Promisc: true}); err != nil {
+		pc := dpdk.PortConfig{Queues: workers, RxDesc: int(dc.RxDescriptors), TxDesc: int(dc.TxDescriptors), Promisc: true}
+		_, err := dpdk.ConfigurePort(p, pc)
+		if err != nil && workers > 1 {
+			// Virtual devices (net_pcap, net_ring) have one queue:
+			// fall back to one worker rather than fail.
+			pc.Queues = 1
+			if _, err1 := dpdk.ConfigurePort(p, pc); err1 == nil {
+				err, workers = nil, 1
+			}
+		}
+		if err != nil {
 			return nil, false, err
 		}
 	}
