@@ -18,6 +18,7 @@ all: build
 
 build:
 	$(GO) build -o $(VIGIL) ./cmd/vigil
+	$(GO) build -o $(BIN)/vigil-gen ./tools/vigil-gen
 
 # vigil with the DPDK backend (needs libdpdk-dev: pkg-config libdpdk).
 build-dpdk:
