@@ -100,6 +100,9 @@ type Stages struct {
 	Fast *output.FastLog
 	// Pipes get chosen app-layer fields as lines (see PipeFields).
 	Pipes []*pipe.Pipe
+	// Bypass hands flows that need no more inspection to the kernel (or
+	// bypasses them locally); nil turns flow bypass off (bypass.go).
+	Bypass *Bypasser
 }
 
 // PipeFields are the field names output pipes can ask for.
@@ -132,6 +135,8 @@ type Single struct {
 	pseudo      packet.Packet // flow-end pseudo packet
 	ending      *flow.Flow    // flow whose end is being processed (onRaw)
 	endDone     [2]bool       // pseudo packet of that direction inspected
+	bypassRule  bool          // a bypass-keyword signature matched the current packet
+	bypassEnded bool          // the flow being ended was bypassed (logFlow)
 
 	pub publisher                  // counters for the management thread
 	in  *ring.MPSC[*packet.Packet] // autofp: packets from the receivers
@@ -149,6 +154,7 @@ func (s *Single) FlowEnded(f *flow.Flow) {
 // packets (pkt_src "stream (flow timeout)"), the app layer's last records
 // are written, its state freed, and the flow record written.
 func (s *Single) endFlow(f *flow.Flow, reason string) {
+	s.bypassFlowEnd(f)
 	if s.App != nil {
 		s.App.Begin(nil, f)
 	}
@@ -243,6 +249,9 @@ func (s *Single) logFlow(f *flow.Flow, reason string) {
 		r.VLANCount++
 	}
 	r.State = f.State.String()
+	if s.bypassEnded {
+		r.State = "bypassed"
+	}
 	r.Reason = reason
 	r.Alerted = f.Alerted
 	r.AppProto = f.AppProto.String()
@@ -301,6 +310,7 @@ func (s *Single) idle(nowNs int64) {
 			s.endFlow(f, "timeout")
 		}
 	}
+	s.bypassSync()
 	s.Flows.Expire(nowNs, s.onExpire)
 	if s.Defrag != nil {
 		s.Defrag.Expire(nowNs)
@@ -419,6 +429,7 @@ func (s *Single) inspect(p *packet.Packet) {
 						s.endFlow(f, "timeout")
 					}
 				}
+				s.bypassSync()
 				s.Flows.Expire(p.TimeNs, s.onExpire)
 				if s.Defrag != nil {
 					s.Defrag.Expire(p.TimeNs)
@@ -435,6 +446,9 @@ func (s *Single) inspect(p *packet.Packet) {
 	}
 	var sess *stream.Session
 	if f != nil {
+		if s.bypassSeen(p, f) {
+			return
+		}
 		if s.App != nil {
 			s.App.Begin(p, f)
 		}
@@ -456,6 +470,7 @@ func (s *Single) inspect(p *packet.Packet) {
 			s.writeRecords(p)
 			s.App.Done(f)
 		}
+		s.bypassCheck(p, f, sess)
 		return
 	}
 	var raw []byte
@@ -493,6 +508,7 @@ func (s *Single) inspect(p *packet.Packet) {
 		s.writeRecords(p)
 		s.App.Done(f)
 	}
+	s.bypassCheck(p, f, sess)
 }
 
 // rawReady decides whether n bytes of acknowledged raw stream data of dir
@@ -577,6 +593,9 @@ func (s *Single) emit(p *packet.Packet, f *flow.Flow, matches []engine.Match, v 
 		}
 		s.fillApp(a, m, v, raw)
 		s.AlertsBySig[sig.Num]++
+		if sig.Bypass() && p.Flags&packet.FlagPseudo == 0 {
+			s.bypassRule = true
+		}
 		c.Alerts++
 		if s.EVE != nil && !s.Opts.NoAlertRecords {
 			if err := s.EVE.Alert(p, flowID, a); err != nil {

@@ -27,6 +27,8 @@ type Snapshot struct {
 	Flow     flow.Stats
 	Stream   stream.Stats
 	App      applayer.Stats
+	// Bypass counts flow bypass (zero when it is off).
+	Bypass BypassStats
 	// Ring counts what the autofp receive side dropped or waited for
 	// (zero in other runmodes).
 	Ring RingStats
@@ -170,6 +172,25 @@ func (s *Snapshot) CounterList(dst []output.Counter) []output.Counter {
 	add("flow.end.reused", f.Reused)
 	add("flow.end.shutdown", f.Flushed)
 
+	// Suricata's flow_bypassed names, then Vigil's.
+	bp := &s.Bypass
+	add("flow_bypassed.local_pkts", bp.LocalPkts)
+	add("flow_bypassed.local_bytes", bp.LocalBytes)
+	add("flow_bypassed.local_capture_pkts", bp.LocalCapturePkts)
+	add("flow_bypassed.local_capture_bytes", bp.LocalCaptureBytes)
+	add("flow_bypassed.closed", bp.Closed)
+	add("flow_bypassed.pkts", bp.Pkts)
+	add("flow_bypassed.bytes", bp.Bytes)
+	add("flow_bypassed.capture", bp.Capture)
+	add("flow_bypassed.local", bp.Local)
+	add("flow_bypassed.active", bp.Active)
+	add("flow_bypassed.map_full", bp.MapFull)
+	add("flow_bypassed.errors", bp.Errors)
+	add("flow_bypassed.fin_rst", bp.FinRst)
+	for t, n := range bp.Triggered {
+		add("flow_bypassed.trigger."+BypassTrigger(t).String(), n)
+	}
+
 	g := &s.Defrag
 	add("defrag.ipv4.fragments", g.Fragments4)
 	add("defrag.ipv4.reassembled", g.Reassembled4)
@@ -265,6 +286,9 @@ func (s *Single) fillSnapshot(dst *Snapshot) {
 	}
 	if s.App != nil {
 		dst.App = s.App.Stats
+	}
+	if s.Bypass != nil {
+		dst.Bypass = s.Bypass.Stats()
 	}
 	if s.EVE != nil {
 		dst.EVELost = s.EVE.Lost()

@@ -50,7 +50,11 @@ func (e *engineRun) livePlan() (capturePlan, error) {
 		for _, s := range plan.sources {
 			s.Close()
 		}
+		e.stopBypass()
 		return capturePlan{}, err
+	}
+	if err := e.startBypass(backend, ifaces); err != nil {
+		return fail(err)
 	}
 	switch backend {
 	case "afpacket":
@@ -102,6 +106,7 @@ func (e *engineRun) livePlan() (capturePlan, error) {
 		for q := 0; q < queues; q++ {
 			o := afxdp.Options{Interface: ifaces[0], QueueID: uint32(q), NumFrames: int(xc.Frames), FrameSize: int(xc.FrameSize),
 				RingSize: int(xc.RingSize), Mode: xc.Mode, XDPMode: afxdpXDPMode(xc.XDPMode), BusyPoll: xc.BusyPoll}
+			o.XSKMap = e.bypassXSKMap() // nil unless the XDP bypass program is loaded
 			var src *afxdp.Source
 			var err error
 			if len(ifaces) == 2 {
@@ -137,8 +142,13 @@ func (e *engineRun) livePlan() (capturePlan, error) {
 			if nc.VerdictMode == "repeat" {
 				mode = nfqueue.ModeRepeat
 			}
+			// The socket buffer holds a full queue of MTU-sized packets:
+			// with the system default (208 KiB) a TCP burst overruns it,
+			// and the kernel drops those packets or, fail-open, passes
+			// them uninspected and uncounted.
 			src, err := nfqueue.Open(nfqueue.Options{Queue: q, MaxLen: uint32(nc.MaxLen), FailOpen: nc.FailOpen,
-				VerdictMode: mode, Mark: nc.Mark, Mask: nc.Mask, BypassMark: nc.BypassMark, BypassMask: nc.BypassMask})
+				VerdictMode: mode, Mark: nc.Mark, Mask: nc.Mask, BypassMark: nc.BypassMark, BypassMask: nc.BypassMask,
+				RecvBuffer: nfqRecvBuffer(nc.MaxLen)})
 			if err != nil {
 				return fail(err)
 			}
@@ -150,6 +160,9 @@ func (e *engineRun) livePlan() (capturePlan, error) {
 			return fail(err)
 		}
 		plan.sources, plan.ips = srcs, ips
+		if len(cfg.Capture.DPDK.Ports) > 0 {
+			plan.name = strings.Join(cfg.Capture.DPDK.Ports, ",") // the ports openDPDK used
+		}
 	default:
 		return fail(fmt.Errorf("capture.backend %q: expected afpacket, afxdp, nfqueue or dpdk", backend))
 	}
@@ -174,6 +187,13 @@ func (e *engineRun) livePlan() (capturePlan, error) {
 		}
 	}
 	return plan, nil
+}
+
+// nfqRecvBuffer sizes an NFQUEUE socket's receive buffer for maxLen
+// queued packets of up to an MTU each (4 KiB of socket memory per message),
+// between 4 MiB and 256 MiB.
+func nfqRecvBuffer(maxLen int) int {
+	return min(max(maxLen, 1024)*4096, 256<<20)
 }
 
 // afxdpXDPMode maps the profile's names onto the backend's.

@@ -61,6 +61,9 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	if len(argv) > 0 && argv[0] == "profiles" {
 		return profilesCommand(argv[1:], stdout, stderr)
 	}
+	if len(argv) > 0 && argv[0] == "bypass" {
+		return bypassCommand(argv[1:], stdout, stderr)
+	}
 	a, err := parseArgs(argv)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil: %v\n", err)
@@ -95,6 +98,7 @@ type engineRun struct {
 	stats    ruleStats
 	statsCfg statsSettings
 	cfg      *profiles.Config
+	bypass   *bypassPlan // flow bypass (bypass.go); nil when off
 }
 
 func (e *engineRun) start() error {
@@ -413,6 +417,7 @@ func (e *engineRun) newThread(o *sharedOutputs, src capture.Source, shard int, i
 		Stream:  tracker,
 		App:     app,
 		Pipes:   o.pipes,
+		Bypass:  e.newBypasser(),
 	}
 	if o.eve != nil {
 		p.EVE = output.NewEVE(o.eve, e.eveConfig())
@@ -432,6 +437,7 @@ func (e *engineRun) newThread(o *sharedOutputs, src capture.Source, shard int, i
 // runSources builds the threads of the plan and runs them to the end.
 func (e *engineRun) runSources(began time.Time, plan capturePlan) error {
 	a := e.args
+	defer e.stopBypass()
 	o, err := e.openOutputs()
 	if err != nil {
 		return err
@@ -512,7 +518,9 @@ func (e *engineRun) runSources(began time.Time, plan capturePlan) error {
 			stats.m.Run(sctx, func(err error) { fmt.Fprintf(e.stderr, "vigil: %v\n", err) })
 		}
 	}()
+	finishBypass := e.runBypass(ctx)
 	runErr := r.Run(ctx, sigs)
+	finishBypass()
 	stopStats()
 	<-statsDone
 	if a.cpuProfile != "" {
@@ -567,6 +575,7 @@ func (e *engineRun) summary(name string, total *pipeline.Snapshot, workers []*pi
 		}
 		fmt.Fprintln(w)
 	}
+	e.bypassSummary(w, total)
 	if total.Capture.KernelDrops > 0 || total.Ring.Full > 0 {
 		fmt.Fprintf(w, "vigil: %d packets dropped by the kernel, %d by full worker rings\n", total.Capture.KernelDrops, total.Ring.Full)
 	}
