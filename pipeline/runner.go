@@ -133,10 +133,15 @@ func (r *Runner) Run(ctx context.Context, sigs []*engine.Signature) error {
 			}
 			w.in = in
 		}
+		live := false
 		for i, rc := range r.Receivers {
 			if err := rc.setup(i, r.Workers, r.RingSize*len(r.Workers)); err != nil {
 				return err
 			}
+			live = live || rc.Live
+		}
+		for _, w := range r.Workers {
+			w.liveIdle = live
 		}
 	}
 

@@ -138,8 +138,11 @@ type Single struct {
 	bypassRule  bool          // a bypass-keyword signature matched the current packet
 	bypassEnded bool          // the flow being ended was bypassed (logFlow)
 
-	pub publisher                  // counters for the management thread
-	in  *ring.MPSC[*packet.Packet] // autofp: packets from the receivers
+	batches   uint64                     // batches processed (maybeFlush)
+	lastFlush int64                      // wall clock of the last output flush
+	liveIdle  bool                       // autofp over live sources: expire flows by the clock when idle
+	pub       publisher                  // counters for the management thread
+	in        *ring.MPSC[*packet.Packet] // autofp: packets from the receivers
 }
 
 // FlowEnded is the flow table's OnEnd callback (flow.Config.OnEnd): the
@@ -279,8 +282,12 @@ func (s *Single) Run(ctx context.Context, sigs []*engine.Signature) error {
 		}
 		s.Source.Done(b)
 		if len(b.Pkts) == 0 && err == nil {
-			// A live source with nothing to read: time still passes.
+			// A live source with nothing to read: time still passes,
+			// and what was written must reach the files.
 			s.idle(time.Now().UnixNano())
+			s.flushIdle()
+		} else {
+			s.maybeFlush()
 		}
 		s.publishIfAsked()
 		if s.Progress != nil {
@@ -356,23 +363,66 @@ func (s *Single) finish(runErr error) error {
 func (s *Single) runInbound(sigs []*engine.Signature, receivers []*Receiver) error {
 	s.prepare(sigs)
 	buf := make([]*packet.Packet, s.Opts.BatchSize)
-	ctx := context.Background()
 	for {
-		n, err := s.in.DequeueWait(ctx, buf)
+		n := s.in.DequeueBatch(buf)
+		if n == 0 {
+			// Idle: wake up now and then to answer stats requests,
+			// flush the outputs and (live) expire flows by the clock.
+			ctx, cancel := context.WithTimeout(context.Background(), idleWake)
+			err := s.in.Wait(ctx)
+			cancel()
+			if errors.Is(err, ring.ErrClosed) {
+				break
+			}
+			if s.liveIdle {
+				s.idle(time.Now().UnixNano())
+			}
+			s.flushIdle()
+			s.publishIfAsked()
+			continue
+		}
 		for _, p := range buf[:n] {
 			s.inspect(p)
 			receivers[p.Queue].giveBack(p)
 		}
 		clear(buf[:n])
+		s.maybeFlush()
 		s.publishIfAsked()
 		if s.Progress != nil {
 			s.Progress(&s.Counters)
 		}
-		if err != nil {
-			break
-		}
 	}
 	return s.finish(nil)
+}
+
+// idleWake is how long an idle autofp worker sleeps between checks.
+const idleWake = 200 * time.Millisecond
+
+// flushEvery is how often a busy thread hands its buffered records to
+// the files, so that alerts do not wait for a full buffer.
+const flushEvery = int64(time.Second)
+
+// maybeFlush flushes the outputs when flushEvery has passed (the clock is
+// read once every 16 batches).
+func (s *Single) maybeFlush() {
+	s.batches++
+	if s.batches&15 != 0 {
+		return
+	}
+	if now := time.Now().UnixNano(); now-s.lastFlush >= flushEvery {
+		s.lastFlush = now
+		if err := s.flushOutputs(); err != nil {
+			s.Counters.OutputErrors++
+		}
+	}
+}
+
+// flushIdle flushes the outputs of an idle thread.
+func (s *Single) flushIdle() {
+	s.lastFlush = time.Now().UnixNano()
+	if err := s.flushOutputs(); err != nil {
+		s.Counters.OutputErrors++
+	}
 }
 
 func (s *Single) flushOutputs() error {

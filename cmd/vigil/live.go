@@ -172,6 +172,11 @@ func (e *engineRun) livePlan() (capturePlan, error) {
 	mode := a.runmode
 	if mode == "" {
 		mode = cfg.Runmode
+		if mode == pipeline.ModeAutoFP && (a.profile == "" || a.profile == "pcap-offline") {
+			// pcap-offline's autofp is for files; live capture has a
+			// queue per worker (DESIGN.md: workers is the live default).
+			mode = pipeline.ModeWorkers
+		}
 	}
 	switch mode {
 	case pipeline.ModeAutoFP:
