@@ -1067,13 +1067,16 @@ func testBypassAFXDPIDS(t *testing.T, bin, rulesFile string) {
 	// A passive sensor counts what it got: frames the AF_XDP rings had no
 	// room for are missing from the record (capture.kernel_drops).
 	t.Logf("capture lost %v frames", st["capture.kernel_drops"])
-	checkBypFlowBytes(t, fl, 14+20+32, res, d)
+	// The mirror (tc mirred to a veth) may itself drop copies under load,
+	// before any counter of ours sees them: allow 5% of the transfer.
+	checkBypFlowBytes(t, fl, 14+20+32, res, d, 0.95)
 }
 
 // checkBypFlowBytes compares the flow record's counters with the frames
 // the two ends sent (TCP_INFO): equal when every frame reached the sensor;
-// otherwise no more than were sent and at least the whole transfer.
-func checkBypFlowBytes(t *testing.T, fl map[string]any, hdr int, res bypDLResult, d bypDownload) {
+// otherwise no more than were sent and at least the whole transfer (or
+// minShare of it, for a capture path that can lose copies uncounted).
+func checkBypFlowBytes(t *testing.T, fl map[string]any, hdr int, res bypDLResult, d bypDownload, minShare ...float64) {
 	t.Helper()
 	for _, dir := range []struct {
 		name       string
@@ -1099,7 +1102,7 @@ func checkBypFlowBytes(t *testing.T, fl map[string]any, hdr int, res bypDLResult
 		switch {
 		case uint64(dir.pkts) == sentPkts && uint64(dir.byts) != sentBytes:
 			t.Errorf("flow %s: %v bytes, the %d frames sent were %d bytes", dir.name, dir.byts, sentPkts, sentBytes)
-		case uint64(dir.pkts) > sentPkts || uint64(dir.byts) > sentBytes || est < dir.payload:
+		case uint64(dir.pkts) > sentPkts || uint64(dir.byts) > sentBytes || float64(est) < float64(dir.payload)*append(minShare, 1)[0]:
 			t.Errorf("flow %s: %v packets %v bytes (%d payload), sent %d frames %d bytes, transfer %d bytes",
 				dir.name, dir.pkts, dir.byts, est, sentPkts, sentBytes, dir.payload)
 		}
