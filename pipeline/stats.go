@@ -144,7 +144,6 @@ func (s *Snapshot) CounterList(dst []output.Counter) []output.Counter {
 	add("decoder.ppp", d.PPP)
 	add("decoder.pppoe", d.PPPoE)
 	add("decoder.vlan", d.VLAN)
-	add("decoder.ieee8021ah", 0)
 	add("decoder.other_l3", d.OtherL3)
 	add("decoder.unknown_linktype", d.UnknownLT)
 	avg := uint64(0)
