@@ -20,6 +20,24 @@ type Stats struct {
 	KernelDrops  uint64 // packets the kernel or NIC dropped before the source saw them
 	Truncated    uint64 // packets whose captured length is below their wire length
 	InvalidDrops uint64 // records the source could not turn into a packet
+	// TxDrops counts frames an inline source was told to forward (or to
+	// inject) that never left: transmit ring full, device or send errors.
+	TxDrops uint64
+}
+
+// Injector is implemented by inline sources that can send frames of their
+// own, such as the TCP resets and ICMP unreachables of a reject verdict.
+//
+// Inject sends frame out of the interface that faces the sender of p when
+// toSource is set, or the one that faces p's destination otherwise (in a
+// bridge, the interface p arrived on and its peer). frame is a complete
+// frame of p's link type (Ethernet for a bridge, raw IP for NFQUEUE); the
+// source copies it before Inject returns, so the caller keeps ownership.
+// p must belong to a batch of this source that has not been given back
+// with Done. An error names the interface and wraps the cause; a frame
+// that was not sent is counted in Stats.TxDrops.
+type Injector interface {
+	Inject(p *packet.Packet, toSource bool, frame []byte) error
 }
 
 // Source produces batches of packets.

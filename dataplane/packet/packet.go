@@ -233,7 +233,20 @@ type Packet struct {
 
 	// Verdict set by detection / policy.
 	Verdict Verdict
+	// Reject says whom a VerdictReject answers (RejectToSource,
+	// RejectToDest, or both); 0 with VerdictReject means RejectToSource,
+	// Suricata's "reject".
+	Reject RejectTarget
 }
+
+// RejectTarget is whom a rejected packet's reset or ICMP unreachable goes to.
+type RejectTarget uint8
+
+const (
+	RejectToSource RejectTarget                    = 1 << iota // the packet's sender (reject, rejectsrc)
+	RejectToDest                                               // the packet's destination (rejectdst)
+	RejectBoth     = RejectToSource | RejectToDest             // rejectboth
+)
 
 // Payload returns the L4 payload bytes (the application data).
 func (p *Packet) Payload() []byte {
