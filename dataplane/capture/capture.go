@@ -23,6 +23,10 @@ type Stats struct {
 	// TxDrops counts frames an inline source was told to forward (or to
 	// inject) that never left: transmit ring full, device or send errors.
 	TxDrops uint64
+	// Uninspected counts packets the kernel let through without handing
+	// them to the engine (NFQUEUE fail-open when the queue was full).
+	// They are not lost, but nothing inspected them.
+	Uninspected uint64
 }
 
 // Injector is implemented by inline sources that can send frames of their
