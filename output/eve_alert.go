@@ -165,8 +165,24 @@ func (e *EVE) Alert(p *packet.Packet, flowID uint64, a *AlertInfo) error {
 		case packet.VerdictDrop:
 			j.str("action", "drop")
 		case packet.VerdictReject:
+			// Suricata's names: reject answers the source ("to_client"),
+			// rejectdst the destination ("to_server").
 			j.str("action", "drop")
-			j.str("reject-target", "both")
+			switch p.Reject {
+			case packet.RejectToDest:
+				j.str("reject-target", "to_server")
+			case packet.RejectBoth:
+				j.str("reject-target", "both")
+			default:
+				j.str("reject-target", "to_client")
+			}
+			j.openArray("reject")
+			if p.IsTCP() {
+				j.appendStringElem("tcp-reset")
+			} else {
+				j.appendStringElem("icmp-prohib")
+			}
+			j.closeArray()
 		case packet.VerdictBypass:
 			j.str("action", "pass")
 		default:

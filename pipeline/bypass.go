@@ -385,7 +385,7 @@ func (s *Single) bypassCheck(p *packet.Packet, f *flow.Flow, sess *stream.Sessio
 		}
 	case rule && t.Rule:
 		b.Trigger(p, f, TriggerRule)
-	case t.PassRule && s.Detect != nil && s.Detect.Passed():
+	case t.PassRule && (s.Detect != nil && s.Detect.Passed() || f.Action == flow.ActionPass && !f.ActionByPolicy):
 		b.Trigger(p, f, TriggerPassRule)
 	case t.StreamDepth && sess != nil && sess.DepthReached(stream.ToServer) && sess.DepthReached(stream.ToClient):
 		b.Trigger(p, f, TriggerStreamDepth)

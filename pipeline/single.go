@@ -54,22 +54,33 @@ type Options struct {
 	// HTTPRecords, DNSRecords, TLSRecords and AnomalyRecords write those
 	// EVE record types (eve-log types: http, dns, tls, anomaly).
 	HTTPRecords, DNSRecords, TLSRecords, AnomalyRecords bool
+	// DropRecords writes an EVE "drop" record for every packet dropped or
+	// rejected inline (eve-log type drop); DropFlowsStart writes only the
+	// first of each flow direction (drop "flows: start", Suricata's
+	// default) and DropAlerts adds the alert of the signature that dropped
+	// the packet (drop "alerts: yes").
+	DropRecords, DropFlowsStart, DropAlerts bool
 }
 
 // Counters are what one pipeline thread counts. Every packet that enters is
 // accounted for: Packets + Reassembled = IP + NotIP, and an IP packet either
 // has a flow or is counted in NoFlow (the flow table's Stats say why).
 type Counters struct {
-	Packets        uint64 // packets taken from the source
-	Reassembled    uint64 // IP datagrams reassembled from fragments (inspected as extra packets)
-	Bytes          uint64 // captured bytes
-	IP             uint64 // packets with an IPv4 or IPv6 header decoded
-	NotIP          uint64 // packets with no IP layer (ARP, LLDP, unknown link types)
-	Malformed      uint64 // packets whose decoding stopped at a malformed layer
-	NoFlow         uint64 // IP packets that got no flow (memcap, emergency)
-	Inspected      uint64 // packets that went through detection
-	Alerts         uint64 // alert records written
-	Dropped        uint64 // packets given a drop/reject verdict (IPS)
+	Packets     uint64 // packets taken from the source
+	Reassembled uint64 // IP datagrams reassembled from fragments (inspected as extra packets)
+	Bytes       uint64 // captured bytes
+	IP          uint64 // packets with an IPv4 or IPv6 header decoded
+	NotIP       uint64 // packets with no IP layer (ARP, LLDP, unknown link types)
+	Malformed   uint64 // packets whose decoding stopped at a malformed layer
+	NoFlow      uint64 // IP packets that got no flow (memcap, emergency)
+	Inspected   uint64 // packets that went through detection
+	Alerts      uint64 // alert records written
+	Dropped     uint64 // packets given a drop/reject verdict (IPS)
+	// DroppedBy counts Dropped by reason (packet.DropReason).
+	DroppedBy [packet.NumDropReasons]uint64
+	// FlowPassed counts packets not inspected because a pass signature
+	// or policy passed their flow earlier.
+	FlowPassed     uint64
 	FlowsExpired   uint64 // flows ended by timeout
 	FlowsReplaced  uint64 // flows the flow table ended itself (key reused after timeout, port reuse, memcap reclaim)
 	FlowsAtEnd     uint64 // flows still open when input ended
@@ -499,22 +510,44 @@ func (s *Single) inspect(p *packet.Packet) {
 		if s.bypassSeen(p, f) {
 			return
 		}
+		if f.Action == flow.ActionDrop && s.Opts.IPS && p.Flags&packet.FlagPseudo == 0 {
+			// The flow was dropped (a signature or an exception policy):
+			// its packets are dropped before stream tracking, which
+			// would only hold data that never arrives.
+			p.Verdict = packet.VerdictDrop
+			p.DropReason = packet.DropReasonFlowDrop
+			if f.ActionByPolicy {
+				p.DropReason = packet.DropReasonExceptionFlowDrop
+			}
+			s.noteDrop(p, f, nil)
+			return
+		}
 		if s.App != nil {
 			s.App.Begin(p, f)
 		}
 		if s.Stream != nil && p.IsTCP() {
 			sess = s.Stream.Process(p, f)
+			if sess != nil {
+				s.Flows.SetState(f, sess.State.FlowState())
+			}
 			if p.Flags&packet.FlagModified != 0 {
 				decode.FixTCPChecksum(p)
-			}
-			if p.Verdict == packet.VerdictDrop && s.Opts.IPS {
-				c.Dropped++
 			}
 		} else if s.App != nil && p.IsUDP() {
 			s.App.UDP(p, f)
 		}
 	}
-	if s.Detect == nil {
+	dir := stream.ToServer
+	if p.Flags&packet.FlagToClient != 0 {
+		dir = stream.ToClient
+	}
+	if s.Detect == nil || s.skipDetect(p, f) {
+		if sess != nil && s.Detect != nil {
+			sess.RawConsume(dir, sess.RawPending(dir))
+		}
+		if p.NumEvents > 0 && s.Opts.AnomalyRecords && s.EVE != nil {
+			s.packetAnomalies(p, f)
+		}
 		if s.App != nil && f != nil {
 			s.App.Views(p, f)
 			s.writeRecords(p)
@@ -524,10 +557,6 @@ func (s *Single) inspect(p *packet.Packet) {
 		return
 	}
 	var raw []byte
-	dir := stream.ToServer
-	if p.Flags&packet.FlagToClient != 0 {
-		dir = stream.ToClient
-	}
 	if sess != nil {
 		raw, _ = sess.RawData(dir)
 		if len(raw) > 0 && !s.Stream.Config().Inline && !s.rawReady(p, f, sess, dir, len(raw)) {
@@ -559,6 +588,72 @@ func (s *Single) inspect(p *packet.Packet) {
 		s.App.Done(f)
 	}
 	s.bypassCheck(p, f, sess)
+}
+
+// skipDetect decides, before detection, whether p is inspected at all:
+// inline, a packet the stream engine dropped (an exception policy) and
+// every packet of a flow a signature or a policy dropped are dropped
+// without inspection; a packet of a flow a pass signature or policy passed
+// is not inspected (Suricata's flow actions). Stream tracking and the app
+// layer have seen the packet already, so records and counters stay
+// complete.
+func (s *Single) skipDetect(p *packet.Packet, f *flow.Flow) bool {
+	if s.Opts.IPS && p.Verdict == packet.VerdictDrop && p.Flags&packet.FlagPseudo == 0 {
+		if p.DropReason == packet.DropReasonNone {
+			p.DropReason = packet.DropReasonStreamError
+		}
+		s.noteDrop(p, f, nil)
+		return true
+	}
+	if f == nil {
+		return false
+	}
+	switch f.Action {
+	case flow.ActionDrop:
+		// Inline, inspect dropped the packet already; a pseudo packet of
+		// a dropped flow is not inspected either.
+		return true
+	case flow.ActionPass:
+		s.Counters.FlowPassed++
+		return true
+	}
+	return false
+}
+
+// noteDrop counts a packet dropped or rejected inline and writes its EVE
+// drop record (when asked for; with DropFlowsStart only the first of each
+// flow direction). sig is the signature that dropped it, nil for a flow or
+// policy drop.
+func (s *Single) noteDrop(p *packet.Packet, f *flow.Flow, sig *engine.Signature) {
+	c := &s.Counters
+	c.Dropped++
+	c.DroppedBy[p.DropReason]++
+	if !s.Opts.DropRecords || s.EVE == nil {
+		return
+	}
+	var flowID uint64
+	if f != nil {
+		flowID = f.ID
+		if s.Opts.DropFlowsStart {
+			bit := flow.DropLoggedToServer
+			if p.Flags&packet.FlagToClient != 0 {
+				bit = flow.DropLoggedToClient
+			}
+			if f.DropLogged&bit != 0 {
+				return
+			}
+			f.DropLogged |= bit
+		}
+	}
+	var a *output.AlertInfo
+	if sig != nil && s.Opts.DropAlerts {
+		s.fillAlert(sig, sig.Action, p)
+		s.alert.HasTx, s.alert.Stream = false, false
+		a = &s.alert
+	}
+	if err := s.EVE.Drop(p, flowID, a); err != nil {
+		c.OutputErrors++
+	}
 }
 
 // rawReady decides whether n bytes of acknowledged raw stream data of dir
@@ -605,11 +700,26 @@ func (s *Single) detect(p *packet.Packet, f *flow.Flow, raw []byte) {
 			c.OutputErrors++
 		}
 	}
+	// A bypass signature bypasses its flow even when it does not alert
+	// (bypass; noalert;).
+	if s.Detect.BypassMatched() && p.Flags&packet.FlagPseudo == 0 {
+		s.bypassRule = true
+	}
+	// A match on stream or transaction data decides for the flow: pass
+	// stops detection on it, drop (inline only) drops its later packets.
+	if fa := s.Detect.FlowAction(); f != nil && p.Flags&packet.FlagPseudo == 0 &&
+		(fa == flow.ActionPass || (fa == flow.ActionDrop && s.Opts.IPS)) {
+		f.Action, f.ActionByPolicy = fa, false
+	}
 	// The verdict holds even when no alert is written (noalert, suppress).
 	verdict := s.Detect.Verdict()
 	if s.Opts.IPS && (verdict == packet.VerdictDrop || verdict == packet.VerdictReject) && p.Flags&packet.FlagPseudo == 0 {
 		p.Verdict = verdict
-		c.Dropped++
+		p.DropReason = packet.DropReasonRules
+		if verdict == packet.VerdictReject {
+			p.Reject = s.Detect.RejectTarget()
+		}
+		s.noteDrop(p, f, s.Detect.DropSignature())
 	}
 }
 

@@ -210,6 +210,11 @@ func (s *Snapshot) CounterList(dst []output.Counter) []output.Counter {
 	add("tcp.ssn_memcap_drop", t.SessionMemcap)
 	add("tcp.pseudo", c.PseudoPackets)
 	add("tcp.midstream_pickups", t.Midstream)
+	for pol, n := range t.MidstreamByPolicy {
+		if n > 0 {
+			add("tcp.midstream_exception_policy."+strings.ReplaceAll(stream.ExceptionPolicy(pol).String(), "-", "_"), n)
+		}
+	}
 	add("tcp.async", t.Async)
 	add("tcp.no_session", t.NoSession)
 	add("tcp.invalid", t.Invalid)
@@ -233,6 +238,7 @@ func (s *Snapshot) CounterList(dst []output.Counter) []output.Counter {
 	add("detect.alert", c.Alerts)
 	add("detect.tagged_packets", c.Tagged)
 	add("detect.inspected", c.Inspected)
+	add("detect.flow_passed", c.FlowPassed)
 
 	a := &s.App
 	for p, n := range a.Detected {
@@ -249,6 +255,11 @@ func (s *Snapshot) CounterList(dst []output.Counter) []output.Counter {
 	add("app_layer.views_dropped", a.ViewsDropped)
 
 	add("ips.blocked", c.Dropped)
+	for r, n := range c.DroppedBy {
+		if n > 0 && r != int(packet.DropReasonNone) {
+			add("ips.drop_reason."+strings.ReplaceAll(packet.DropReason(r).String(), " ", "_"), n)
+		}
+	}
 	add("pipeline.packets", c.Packets)
 	add("pipeline.bytes", c.Bytes)
 	add("pipeline.reassembled", c.Reassembled)

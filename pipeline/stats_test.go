@@ -136,3 +136,45 @@ func TestSnapshotAdd(t *testing.T) {
 		t.Errorf("%+v %+v %v", a.Counters, a.Flow, a.Decode.Events[2])
 	}
 }
+
+// The EVE stats record nests counters by their dotted names, so counters
+// sharing a prefix must be adjacent in the list: a prefix that came back
+// after another one would open a second object of the same name, and JSON
+// readers keep only the last.
+func TestCounterListPrefixesAdjacent(t *testing.T) {
+	var s Snapshot
+	// Make every optional counter appear.
+	for i := range s.Counters.DroppedBy {
+		s.Counters.DroppedBy[i] = 1
+	}
+	for i := range s.Stream.MidstreamByPolicy {
+		s.Stream.MidstreamByPolicy[i] = 1
+	}
+	for i := range s.Stream.Events {
+		s.Stream.Events[i] = 1
+	}
+	for i := range s.App.Detected {
+		s.App.Detected[i] = 1
+	}
+	cs := s.CounterList(nil)
+	closed := map[string]bool{}
+	var open []string
+	for _, c := range cs {
+		parts := strings.Split(c.Name, ".")
+		path := parts[:len(parts)-1]
+		same := 0
+		for same < len(open) && same < len(path) && open[same] == path[same] {
+			same++
+		}
+		for len(open) > same {
+			closed[strings.Join(open, ".")] = true
+			open = open[:len(open)-1]
+		}
+		for _, p := range path[same:] {
+			open = append(open, p)
+			if k := strings.Join(open, "."); closed[k] {
+				t.Errorf("counter %s reopens %q after other counters", c.Name, k)
+			}
+		}
+	}
+}

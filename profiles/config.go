@@ -204,7 +204,12 @@ type StreamConfig struct {
 	// MemcapPolicy is ignore, drop-flow, pass-flow or bypass.
 	MemcapPolicy string `mapstructure:"memcap-policy"`
 	Midstream    bool   `mapstructure:"midstream"`
-	AsyncOneside bool   `mapstructure:"async-oneside"`
+	// MidstreamPolicy applies to a TCP flow whose start was not seen when
+	// midstream is off: auto (drop-flow inline, ignore otherwise, as
+	// Suricata's exception-policy auto), ignore, drop-flow, pass-flow or
+	// bypass.
+	MidstreamPolicy string `mapstructure:"midstream-policy"`
+	AsyncOneside    bool   `mapstructure:"async-oneside"`
 	// Inline is auto (inline when ips.enabled), yes or no.
 	Inline     string           `mapstructure:"inline"`
 	Reassembly ReassemblyConfig `mapstructure:"reassembly"`
@@ -305,7 +310,7 @@ type EVEConfig struct {
 	Enabled  bool   `mapstructure:"enabled"`
 	Filename string `mapstructure:"filename"`
 	// Types are the record types written: alert, anomaly, http, dns, tls,
-	// flow.
+	// flow, drop.
 	Types []string `mapstructure:"types"`
 	// Ethernet adds the frame's MAC addresses ("ether") to every record;
 	// PcapFile adds the name of the capture file read ("pcap_filename").
@@ -316,6 +321,16 @@ type EVEConfig struct {
 	DNS      EVEDNS     `mapstructure:"dns"`
 	TLS      EVETLS     `mapstructure:"tls"`
 	Anomaly  EVEAnomaly `mapstructure:"anomaly"`
+	Drop     EVEDrop    `mapstructure:"drop"`
+}
+
+// EVEDrop are the options of drop records (packets dropped inline).
+type EVEDrop struct {
+	// Alerts adds the alert of the signature that dropped the packet.
+	Alerts bool `mapstructure:"alerts"`
+	// Flows is start (the first drop of each flow direction only,
+	// Suricata's default) or all.
+	Flows string `mapstructure:"flows"`
 }
 
 // EVEAlert are the options of alert records.

@@ -84,6 +84,10 @@ type EVESettings struct {
 	// AnomalyDecode, AnomalyStream and AnomalyAppLayer are the anomaly
 	// types (decode and stream off, applayer on by default).
 	AnomalyDecode, AnomalyStream, AnomalyAppLayer bool
+	// Drop writes drop records (types: - drop); DropAlerts adds the
+	// dropping rule's alert, DropFlowsStart keeps only the first drop of
+	// each flow direction (flows: start).
+	Drop, DropAlerts, DropFlowsStart bool
 	// JA3 and JA4 are app-layer.protocols.tls.ja3-fingerprints /
 	// ja4-fingerprints (default off; "auto" turns them on when a rule
 	// uses them).
@@ -165,7 +169,7 @@ func DefaultSettings() *Settings {
 		PacketAlertMax: 15,
 		EVE: EVESettings{Enabled: true, Filename: "eve.json", Metadata: true, Flow: true, FlowRecords: true,
 			Alerts: true, TaggedPackets: true, HTTP: true, DNS: true, TLS: true, Anomaly: true, HTTPExtended: true,
-			DNSRequests: true, DNSResponses: true, TLSExtended: true, AnomalyAppLayer: true, JA3: "auto", JA4: "auto"},
+			DNSRequests: true, DNSResponses: true, TLSExtended: true, AnomalyAppLayer: true, DropFlowsStart: true, JA3: "auto", JA4: "auto"},
 		Fast:     FastSettings{Enabled: true, Filename: "fast.log"},
 		Stream:   defaultStream(),
 		AppLayer: defaultAppLayer(),
@@ -239,6 +243,7 @@ func (c *Config) Settings() *Settings {
 		DNSRequests:      ev.DNS.Requests, DNSResponses: ev.DNS.Responses,
 		TLSExtended:   ev.TLS.Extended,
 		AnomalyDecode: ev.Anomaly.Decode, AnomalyStream: ev.Anomaly.Stream, AnomalyAppLayer: ev.Anomaly.AppLayer,
+		Drop: has("drop"), DropAlerts: ev.Drop.Alerts, DropFlowsStart: ev.Drop.Flows != "all",
 		JA3: c.AppLayer.Protocols.TLS.JA3Fingerprints, JA4: c.AppLayer.Protocols.TLS.JA4Fingerprints,
 	}
 	s.Fast = FastSettings{Enabled: c.Outputs.Fast.Enabled, Filename: c.Outputs.Fast.Filename}
@@ -259,7 +264,8 @@ func (c *Config) Settings() *Settings {
 	s.Stream = StreamSettings{
 		Memcap: uint64(st.Memcap), ReassemblyMemcap: uint64(st.Reassembly.Memcap), Depth: int64(st.Reassembly.Depth),
 		Midstream: st.Midstream, AsyncOneside: st.AsyncOneside, Inline: st.Inline, MemcapPolicy: st.MemcapPolicy,
-		HostOSPolicy: hostOS,
+		MidstreamPolicy: st.MidstreamPolicy,
+		HostOSPolicy:    hostOS,
 	}
 	p := &c.AppLayer.Protocols
 	s.AppLayer = AppLayerSettings{HTTP: p.HTTP.Enabled, DNS: p.DNS.Enabled, TLS: p.TLS.Enabled,

@@ -20,6 +20,9 @@ type StreamSettings struct {
 	// MemcapPolicy is stream.memcap-policy (ignore, drop-flow, pass-flow,
 	// bypass; Suricata's drop-packet and reject act as drop-flow here).
 	MemcapPolicy string
+	// MidstreamPolicy is stream.midstream-policy (auto, ignore, drop-flow,
+	// pass-flow, bypass).
+	MidstreamPolicy string
 	// HostOSPolicy maps a policy name (bsd, linux, windows, ...) to the
 	// addresses and networks of host-os-policy.
 	HostOSPolicy map[string][]string
@@ -37,7 +40,7 @@ type AppLayerSettings struct {
 }
 
 func defaultStream() StreamSettings {
-	return StreamSettings{Memcap: 64 << 20, ReassemblyMemcap: 256 << 20, Depth: 1 << 20, Inline: "auto", MemcapPolicy: "ignore"}
+	return StreamSettings{Memcap: 64 << 20, ReassemblyMemcap: 256 << 20, Depth: 1 << 20, Inline: "auto", MemcapPolicy: "ignore", MidstreamPolicy: "auto"}
 }
 
 func defaultAppLayer() AppLayerSettings {

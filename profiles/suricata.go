@@ -328,7 +328,7 @@ func (s *surMapper) outputs() error {
 }
 
 // eveTypes are the EVE record types Vigil writes.
-var eveTypes = map[string]bool{"alert": true, "anomaly": true, "http": true, "dns": true, "tls": true, "flow": true}
+var eveTypes = map[string]bool{"alert": true, "anomaly": true, "http": true, "dns": true, "tls": true, "flow": true, "drop": true}
 
 func (s *surMapper) eve(key string) error {
 	s.set("outputs.eve.enabled", true, key+".enabled")
@@ -416,6 +416,21 @@ func (s *surMapper) eve(key string) error {
 		case "tls":
 			if err = s.copyBool(tkey+".extended", "outputs.eve.tls.extended"); err != nil {
 				return err
+			}
+		case "drop":
+			if err = s.copyBool(tkey+".alerts", "outputs.eve.drop.alerts"); err != nil {
+				return err
+			}
+			// Suricata: flows "all" logs every drop, anything else (or
+			// nothing) only the first of each flow direction.
+			if v, ok := s.str(tkey + ".flows"); ok {
+				f := "start"
+				if strings.EqualFold(strings.TrimSpace(v), "all") {
+					f = "all"
+				}
+				s.set("outputs.eve.drop.flows", f, tkey+".flows")
+			} else {
+				s.set("outputs.eve.drop.flows", "start", tkey)
 			}
 		case "anomaly":
 			if v, _ := s.t.Get(tkey + ".types"); v == nil {
@@ -513,6 +528,26 @@ func (s *surMapper) stream() error {
 			}
 			s.set("stream.memcap-policy", v, k)
 		}
+	}
+	// stream.midstream-policy, or the global exception-policy when it is
+	// not set (Suricata's master switch; auto means drop-flow inline).
+	for _, k := range []string{"stream.midstream-policy", "exception-policy"} {
+		v, ok := s.str(k)
+		if !ok {
+			continue
+		}
+		v = strings.ToLower(strings.TrimSpace(v))
+		switch v {
+		case "auto", "ignore", "drop-flow", "pass-flow", "bypass":
+		case "drop-packet", "reject":
+			v = "drop-flow"
+		case "pass-packet":
+			v = "ignore"
+		default:
+			return fmt.Errorf("%s: %q is not auto, ignore, drop-flow, pass-flow, bypass, drop-packet, pass-packet or reject", k, v)
+		}
+		s.set("stream.midstream-policy", v, k)
+		break
 	}
 	if b, ok, err := s.boolean("stream.bypass"); err != nil {
 		return err
@@ -622,11 +657,36 @@ func (s *surMapper) protoEnabled(name string) (on, present bool, err error) {
 	return b, true, nil
 }
 
+// suricataBuiltinTimeouts are Suricata's compiled-in flow timeouts in
+// seconds (flow-private.h), used when a suricata.yaml has no
+// flow-timeouts section.
+var suricataBuiltinTimeouts = map[string]map[string]int{
+	"default": {"new": 30, "established": 300, "closed": 0, "bypassed": 100,
+		"emergency-new": 10, "emergency-established": 100, "emergency-closed": 0, "emergency-bypassed": 50},
+	"tcp": {"new": 30, "established": 300, "closed": 10, "bypassed": 100,
+		"emergency-new": 10, "emergency-established": 100, "emergency-closed": 5, "emergency-bypassed": 50},
+	"udp": {"new": 30, "established": 300, "closed": 0, "bypassed": 100,
+		"emergency-new": 10, "emergency-established": 100, "emergency-closed": 0, "emergency-bypassed": 50},
+	"icmp": {"new": 30, "established": 300, "closed": 0, "bypassed": 100,
+		"emergency-new": 10, "emergency-established": 100, "emergency-closed": 0, "emergency-bypassed": 50},
+}
+
 func (s *surMapper) flowDefrag() error {
 	s.copy("flow.memcap", "flow.memcap")
 	s.copy("flow.hash-size", "flow.hash-size")
 	s.copy("flow.prealloc", "flow.prealloc")
 	s.copy("flow.emergency-recovery", "flow.emergency-recovery")
+	if v, _ := s.t.Get("flow-timeouts"); v == nil && s.t.File != "" {
+		// A suricata.yaml without flow-timeouts runs on Suricata's
+		// built-in timeouts, not on those of its default suricata.yaml
+		// (which Vigil's profiles use, as do Suricata-style --set keys
+		// without a file): TCP flows close after 10 s.
+		for proto, t := range suricataBuiltinTimeouts {
+			for state, secs := range t {
+				putPath(s.out, "flow.timeouts."+proto+"."+state, fmt.Sprintf("%ds", secs))
+			}
+		}
+	}
 	for _, proto := range []string{"default", "tcp", "udp", "icmp"} {
 		for _, state := range []string{"new", "established", "closed", "bypassed",
 			"emergency-new", "emergency-established", "emergency-closed", "emergency-bypassed"} {

@@ -325,3 +325,59 @@ func TestEmptyTreeIsDefaultSettings(t *testing.T) {
 		t.Errorf("empty tree\n %+v\nwant\n %+v", s, def)
 	}
 }
+
+// Drop records, the midstream exception policy and Suricata's built-in
+// flow timeouts (a suricata.yaml without flow-timeouts).
+func TestSuricataDropMidstreamTimeouts(t *testing.T) {
+	f := writeFile(t, "suricata.yaml", `%YAML 1.1
+---
+exception-policy: auto
+outputs:
+  - eve-log:
+      enabled: yes
+      types:
+        - alert
+        - drop:
+            alerts: yes
+            flows: all
+`)
+	c := mustLoad(t, LoadOptions{File: f})
+	s := c.Settings()
+	if !s.EVE.Drop || !s.EVE.DropAlerts || s.EVE.DropFlowsStart || !slices.Equal(c.Outputs.EVE.Types, []string{"alert", "drop"}) {
+		t.Errorf("drop settings %+v types %v", s.EVE, c.Outputs.EVE.Types)
+	}
+	if c.Stream.MidstreamPolicy != "auto" {
+		t.Errorf("midstream-policy %q from exception-policy auto", c.Stream.MidstreamPolicy)
+	}
+	if s.Flow.TCP.Closed != 10*time.Second || s.Flow.TCP.New != 30*time.Second || s.Flow.UDP.Established != 300*time.Second {
+		t.Errorf("built-in timeouts not applied: tcp %+v udp %+v", s.Flow.TCP, s.Flow.UDP)
+	}
+
+	f = writeFile(t, "suricata.yaml", `%YAML 1.1
+---
+exception-policy: drop-packet
+stream:
+  midstream-policy: pass-flow
+flow-timeouts:
+  tcp:
+    closed: 20
+outputs:
+  - eve-log:
+      enabled: yes
+      types:
+        - drop
+`)
+	c = mustLoad(t, LoadOptions{File: f})
+	s = c.Settings()
+	if c.Stream.MidstreamPolicy != "pass-flow" || !s.EVE.DropFlowsStart || s.EVE.DropAlerts {
+		t.Errorf("midstream-policy %q, drop %+v", c.Stream.MidstreamPolicy, s.EVE)
+	}
+	if s.Flow.TCP.Closed != 20*time.Second || s.Flow.TCP.New != 60*time.Second {
+		t.Errorf("flow-timeouts given: tcp %+v", s.Flow.TCP)
+	}
+
+	f = writeFile(t, "suricata.yaml", "%YAML 1.1\n---\nstream:\n  midstream-policy: sometimes\n")
+	if _, err := Load(LoadOptions{File: f}); err == nil || !strings.Contains(err.Error(), "midstream-policy") {
+		t.Errorf("bad midstream-policy: %v", err)
+	}
+}

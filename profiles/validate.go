@@ -140,6 +140,7 @@ func (c *Config) Validate() error {
 		bad("stream.reassembly.depth", "%s is too large (0 is unlimited)", st.Reassembly.Depth)
 	}
 	oneOf("stream.memcap-policy", st.MemcapPolicy, "ignore", "drop-flow", "pass-flow", "bypass")
+	oneOf("stream.midstream-policy", st.MidstreamPolicy, "auto", "ignore", "drop-flow", "pass-flow", "bypass")
 	// Suricata takes any boolean word here (suricata-verify sets
 	// stream.inline=true); keep the canonical yes/no.
 	if b, ok := ParseBool(st.Inline); ok && st.Inline != "auto" {
@@ -199,8 +200,9 @@ func (c *Config) Validate() error {
 		bad("outputs.eve.filename", "empty with eve enabled")
 	}
 	for _, t := range out.EVE.Types {
-		oneOf("outputs.eve.types", t, "alert", "anomaly", "http", "dns", "tls", "flow")
+		oneOf("outputs.eve.types", t, "alert", "anomaly", "http", "dns", "tls", "flow", "drop")
 	}
+	oneOf("outputs.eve.drop.flows", out.EVE.Drop.Flows, "start", "all")
 	oneOf("outputs.eve.http.dump-all-headers", out.EVE.HTTP.DumpAllHeaders, "none", "request", "response", "both")
 	if out.Fast.Enabled && out.Fast.Filename == "" {
 		bad("outputs.fast.filename", "empty with fast enabled")

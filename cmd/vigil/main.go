@@ -430,7 +430,8 @@ func (e *engineRun) newThread(o *sharedOutputs, src capture.Source, shard int, i
 	}
 	p.Opts = pipeline.Options{IPS: ips, FlowRecords: s.EVE.FlowRecords,
 		NoAlertRecords: !s.EVE.Alerts, HTTPRecords: s.EVE.HTTP, DNSRecords: s.EVE.DNS, TLSRecords: s.EVE.TLS,
-		AnomalyRecords: s.EVE.Anomaly, TaggedPackets: s.EVE.TaggedPackets}
+		AnomalyRecords: s.EVE.Anomaly, TaggedPackets: s.EVE.TaggedPackets,
+		DropRecords: s.EVE.Drop, DropAlerts: s.EVE.DropAlerts, DropFlowsStart: s.EVE.DropFlowsStart}
 	return p, nil
 }
 

@@ -33,6 +33,22 @@ func streamConfig(st *profiles.StreamSettings, ips bool) (stream.Config, error) 
 		return cfg, fmt.Errorf("stream.memcap-policy: %w", err)
 	}
 	cfg.MemcapPolicy = pol
+	// midstream-policy auto is Suricata's exception-policy auto: drop the
+	// flow inline, ignore otherwise. In IDS mode nothing can be dropped,
+	// so drop-flow acts as ignore there.
+	mp := st.MidstreamPolicy
+	switch {
+	case mp == "" || mp == "auto":
+		mp = "ignore"
+		if ips {
+			mp = "drop-flow"
+		}
+	case mp == "drop-flow" && !ips:
+		mp = "ignore"
+	}
+	if cfg.MidstreamPolicy, err = stream.ParseExceptionPolicy(mp); err != nil {
+		return cfg, fmt.Errorf("stream.midstream-policy: %w", err)
+	}
 	if len(st.HostOSPolicy) > 0 {
 		hp, err := hostPolicy(st.HostOSPolicy)
 		if err != nil {

@@ -142,6 +142,15 @@ type Flow struct {
 	// Alerted is set by the pipeline when a packet of the flow raised an
 	// alert (EVE flow.alerted).
 	Alerted bool
+	// Action is what a signature or an exception policy decided for every
+	// later packet of the flow (ActionNone until something did); see Action.
+	Action Action
+	// ActionByPolicy is set when Action came from an exception policy
+	// (stream midstream or memcap) rather than a signature.
+	ActionByPolicy bool
+	// DropLogged has DropLoggedToServer / DropLoggedToClient set once an
+	// EVE drop record was written for the direction (drop flows: start).
+	DropLogged uint8
 	// AppState is the app layer's handle of the flow's parser state
 	// (package applayer); 0 when it has none.
 	AppState uint32
@@ -156,6 +165,26 @@ type Flow struct {
 	seen     uint8 // seenToServer | seenToClient
 	queuedNs int64 // time the flow was (re)queued on its timeout list
 }
+
+// Action is a decision about all later packets of a flow, as Suricata's
+// flow actions: a pass signature matching on stream or transaction data (or
+// a pass-flow exception policy) stops detection on the flow, a drop
+// signature matching there (or a drop-flow exception policy) drops every
+// later packet when inline. Packets keep going through stream tracking and
+// the app layer, so records and counters stay complete.
+type Action uint8
+
+const (
+	ActionNone Action = iota
+	ActionPass        // no more detection on the flow
+	ActionDrop        // drop every later packet (inline)
+)
+
+// Bits of Flow.DropLogged.
+const (
+	DropLoggedToServer uint8 = 1 << iota
+	DropLoggedToClient
+)
 
 const (
 	seenToServer uint8 = 1 << iota

@@ -335,11 +335,15 @@ func (t *Table) update(f *Flow, k *Key, p *packet.Packet, kind keyKind) {
 				f.TCPFlagsToClient |= p.TCPFlags
 			}
 			f.TCP.Update(p.TCPFlags, p.TCPSeq, toServer)
-			switch f.TCP.State {
-			case TCPEstablished:
-				state = StateEstablished
-			case TCPClosed:
-				state = StateClosed
+			// A flow with a stream session gets its state from the
+			// session (SetState); the flags decide for the others.
+			if f.StreamSession == 0 {
+				switch f.TCP.State {
+				case TCPEstablished:
+					state = StateEstablished
+				case TCPClosed:
+					state = StateClosed
+				}
 			}
 		default:
 			if f.Proto == ProtoICMP && !toServer {
@@ -363,6 +367,20 @@ func (t *Table) update(f *Flow, k *Key, p *packet.Packet, kind keyKind) {
 	if f.State == StateEstablished {
 		p.Flags |= packet.FlagEstablished
 	}
+}
+
+// SetState sets the life stage of f, a live flow of this table, and moves
+// it to that stage's timeout list. The pipeline calls it for TCP flows the
+// stream engine tracks, whose state follows the session as Suricata's
+// does: new until the handshake completes, established until the last FIN
+// is on its way (LAST_ACK, TIME_WAIT, CLOSED), closed after.
+func (t *Table) SetState(f *Flow, s State) {
+	if f == nil || f.State == s || f.list == listFree || s >= numStates {
+		return
+	}
+	f.State = s
+	t.unlink(f)
+	t.enqueue(f, listIndex(f.Proto, s), f.LastNs)
 }
 
 // enqueue appends f to timeout list l.

@@ -52,7 +52,15 @@ func (t *TCPTracker) Update(flags uint8, seq uint32, toServer bool) {
 	first := !t.started
 	t.started = true
 	if flags&(packet.TCPRst|packet.TCPFin) != 0 {
-		t.State = TCPClosed
+		// A FIN or RST closes a connection whose opening was seen. One
+		// whose start was never seen stays new: as in Suricata, where
+		// the TCP session (none here) moves a flow's state, it times out
+		// as a new flow.
+		if t.State != TCPNone {
+			t.State = TCPClosed
+		} else {
+			t.Midstream = true
+		}
 		return
 	}
 	syn := flags&packet.TCPSyn != 0

@@ -237,6 +237,36 @@ type Packet struct {
 	// RejectToDest, or both); 0 with VerdictReject means RejectToSource,
 	// Suricata's "reject".
 	Reject RejectTarget
+	// DropReason says why a dropped or rejected packet was (EVE drop
+	// records); DropReasonNone while it is not.
+	DropReason DropReason
+}
+
+// DropReason is why the engine dropped a packet, with Suricata's names
+// (EVE drop.reason).
+type DropReason uint8
+
+const (
+	DropReasonNone              DropReason = iota
+	DropReasonRules                        // a drop or reject signature matched
+	DropReasonFlowDrop                     // a signature dropped the packet's flow earlier
+	DropReasonExceptionFlowDrop            // an exception policy dropped the packet's flow earlier
+	DropReasonStreamMidstream              // TCP packet of a session whose start was not seen (midstream policy)
+	DropReasonStreamMemcap                 // stream memcap exception policy
+	DropReasonStreamError                  // the stream engine refused the packet
+	DropReasonOverload                     // the engine fell behind and fails closed (ips.fail-policy)
+	NumDropReasons                         // the number of reasons (array sizes)
+)
+
+var dropReasonNames = [NumDropReasons]string{"", "rules", "flow drop", "exception policy flow drop",
+	"stream midstream", "stream memcap", "stream error", "overload"}
+
+// String is the reason as EVE's drop.reason writes it ("" for none).
+func (r DropReason) String() string {
+	if r < NumDropReasons {
+		return dropReasonNames[r]
+	}
+	return "unknown"
 }
 
 // RejectTarget is whom a rejected packet's reset or ICMP unreachable goes to.

@@ -37,14 +37,15 @@ func (e ExceptionPolicy) String() string {
 	return fmt.Sprintf("exception(%d)", uint8(e))
 }
 
-// ParseExceptionPolicy maps a memcap-policy name to an ExceptionPolicy.
+// ParseExceptionPolicy maps a memcap-policy or midstream-policy name to an
+// ExceptionPolicy.
 func ParseExceptionPolicy(name string) (ExceptionPolicy, error) {
 	for i, n := range exceptionNames {
 		if n == name {
 			return ExceptionPolicy(i), nil
 		}
 	}
-	return 0, fmt.Errorf("stream: unknown memcap policy %q (want ignore, drop-flow, pass-flow or bypass)", name)
+	return 0, fmt.Errorf("stream: unknown exception policy %q (want ignore, drop-flow, pass-flow or bypass)", name)
 }
 
 // Consumer is the application layer's side of reassembly: it reads each
@@ -81,6 +82,13 @@ type Config struct {
 	Depth int64
 	// Midstream picks up sessions whose handshake was not seen.
 	Midstream bool
+	// MidstreamPolicy is applied, when Midstream is off, to a flow's first
+	// TCP packet that is not a SYN (and not a RST), as Suricata's
+	// stream.midstream-policy: ExceptionDropFlow drops it and every later
+	// packet of the flow (the flow's Action), ExceptionPassFlow stops
+	// detection on the flow, ExceptionBypass also asks for a bypass;
+	// ExceptionIgnore lets the packet go on without a session.
+	MidstreamPolicy ExceptionPolicy
 	// AsyncOneside tracks sessions of which only one direction is seen.
 	AsyncOneside bool
 	// Inline selects inline (IPS) semantics: data is given to the consumer
@@ -145,6 +153,8 @@ func (c *Config) fill() error {
 	switch {
 	case c.MemcapPolicy >= numExceptionPolicies:
 		return fmt.Errorf("stream: config MemcapPolicy: unknown value %d", c.MemcapPolicy)
+	case c.MidstreamPolicy >= numExceptionPolicies:
+		return fmt.Errorf("stream: config MidstreamPolicy: unknown value %d", c.MidstreamPolicy)
 	case c.Memcap < SessionSize:
 		return fmt.Errorf("stream: config Memcap: %d bytes is less than one session (%d)", c.Memcap, SessionSize)
 	case c.InlineWindow < 0:
@@ -179,6 +189,9 @@ type Stats struct {
 	SessionMemcap    uint64 // sessions not created for Memcap
 	ReassemblyMemcap uint64 // segments not stored for ReassemblyMemcap or MaxBuffer
 	MemcapByPolicy   [numExceptionPolicies]uint64
+	// MidstreamByPolicy counts flows whose first packet was a mid-stream
+	// one (Midstream off), by the MidstreamPolicy applied.
+	MidstreamByPolicy [numExceptionPolicies]uint64
 	// Events counts each raised stream event, index id-EventBase.
 	Events [NumEvents]uint64
 	// SessionMem and ReassemblyMem are the bytes in use now.

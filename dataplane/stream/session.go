@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 
+	"github.com/vigil-ids/vigil/dataplane/flow"
 	"github.com/vigil-ids/vigil/dataplane/packet"
 )
 
@@ -49,6 +50,21 @@ func (s State) String() string {
 		return stateNames[s]
 	}
 	return "unknown"
+}
+
+// FlowState is the life stage of the flow of a session in state s, as
+// Suricata moves a TCP flow's state with its session: new during the
+// handshake, established from then on while either side can still send
+// (FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, CLOSING), closed once the last FIN is
+// out (LAST_ACK, TIME_WAIT, CLOSED). Timeouts follow it.
+func (s State) FlowState() flow.State {
+	switch s {
+	case StateNone, StateSynSent, StateSynRecv:
+		return flow.StateNew
+	case StateLastAck, StateTimeWait, StateClosed:
+		return flow.StateClosed
+	}
+	return flow.StateEstablished
 }
 
 // Session flags (Session.Flags).

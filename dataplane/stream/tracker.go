@@ -112,6 +112,7 @@ func (t *Tracker) memcapHit(s *Session, p *packet.Packet, session bool) {
 		fl = FlagDropFlow
 		if p != nil {
 			p.Verdict = packet.VerdictDrop
+			p.DropReason = packet.DropReasonStreamMemcap
 		}
 	case ExceptionPassFlow:
 		fl = FlagPassFlow
@@ -198,12 +199,21 @@ func (t *Tracker) FlowEnd(f *flow.Flow, raw func(s *Session, dir Dir, data []byt
 //
 // For a packet with a session it also sets packet.FlagEstablished from the
 // TCP state, as Suricata's flow:established follows the session: from the
-// end of the handshake to the session's end, FIN and RST packets included
-// (the flow table's own view ends at the first FIN).
+// packet after the one that completes the handshake to the session's end,
+// FIN and RST packets included (the flow table's own view ends at the first
+// FIN). The handshake's final ACK is not established: Suricata decides
+// before the stream engine moves the session on. A session picked up mid
+// stream is established from its first packet.
 func (t *Tracker) Process(p *packet.Packet, f *flow.Flow) *Session {
+	before := StateNone
+	if f != nil {
+		if s := t.Session(f); s != nil {
+			before = s.State
+		}
+	}
 	s := t.process(p, f)
 	if s != nil {
-		if s.State >= StateEstablished {
+		if s.State >= StateEstablished && (before >= StateEstablished || s.Flags&FlagMidstream != 0) {
 			p.Flags |= packet.FlagEstablished
 		} else {
 			p.Flags &^= packet.FlagEstablished
@@ -224,6 +234,7 @@ func (t *Tracker) process(p *packet.Packet, f *flow.Flow) *Session {
 	if s != nil {
 		if s.Flags&FlagDropFlow != 0 {
 			p.Verdict = packet.VerdictDrop
+			p.DropReason = packet.DropReasonExceptionFlowDrop
 			return s
 		}
 		if s.Flags&FlagPassFlow != 0 {
@@ -297,6 +308,25 @@ func (s *Session) negotiate(c, sv *half) {
 	}
 }
 
+// midstreamPolicy applies Config.MidstreamPolicy to p, a packet of flow f
+// that has no session because its start was not seen. The decision is kept
+// on the flow (flow.Action), which has no session to carry it.
+func (t *Tracker) midstreamPolicy(p *packet.Packet, f *flow.Flow) {
+	pol := t.cfg.MidstreamPolicy
+	t.stats.MidstreamByPolicy[pol]++
+	switch pol {
+	case ExceptionDropFlow:
+		p.Verdict = packet.VerdictDrop
+		p.DropReason = packet.DropReasonStreamMidstream
+		f.Action, f.ActionByPolicy = flow.ActionDrop, true
+	case ExceptionPassFlow:
+		f.Action, f.ActionByPolicy = flow.ActionPass, true
+	case ExceptionBypass:
+		p.Verdict = packet.VerdictBypass
+		f.Action, f.ActionByPolicy = flow.ActionPass, true
+	}
+}
+
 // start handles the first packet of a flow without a session.
 func (t *Tracker) start(p *packet.Packet, f *flow.Flow, dir Dir) *Session {
 	fl := p.TCPFlags
@@ -310,6 +340,7 @@ func (t *Tracker) start(p *packet.Packet, f *flow.Flow, dir Dir) *Session {
 	case syn && ack:
 		if !t.cfg.Midstream {
 			t.stats.NoSession++
+			t.midstreamPolicy(p, f)
 			return nil
 		}
 	default:
@@ -318,6 +349,7 @@ func (t *Tracker) start(p *packet.Packet, f *flow.Flow, dir Dir) *Session {
 			if fl&packet.TCPFin != 0 {
 				t.event(p, EvFinButNoSession)
 			}
+			t.midstreamPolicy(p, f)
 			return nil
 		}
 	}

@@ -59,7 +59,14 @@ type Thread struct {
 
 	verdict packet.Verdict
 	passed  bool
-	nAlerts int // alerts returned for the current packet (PacketAlertMax)
+	// flowAction is what the current packet's matches decided for its
+	// flow; reject the targets of its reject signatures; dropSig the
+	// signature that set the drop or reject verdict.
+	flowAction flow.Action
+	reject     packet.RejectTarget
+	dropSig    *Signature
+	bypass     bool // a matching signature has the bypass keyword
+	nAlerts    int  // alerts returned for the current packet (PacketAlertMax)
 	// inspection state of the current buffer
 	bufOff int // Suricata's det_ctx->buffer_offset: end of the last match
 	budget int // remaining inspection steps for the current signature
@@ -110,6 +117,31 @@ func (t *Thread) Verdict() packet.Verdict { return t.verdict }
 // (detection stopped there; the pipeline may stop inspecting its flow).
 func (t *Thread) Passed() bool { return t.passed }
 
+// FlowAction is what the last inspected packet's matches decided for its
+// whole flow, as Suricata applies a rule's action to the flow when the rule
+// matched on stream or transaction data: flow.ActionPass after such a pass
+// signature (no more detection on the flow), flow.ActionDrop after such a
+// drop or reject signature (every later packet dropped when inline), and
+// flow.ActionNone for packet-level matches. The pipeline keeps it on the
+// flow.
+func (t *Thread) FlowAction() flow.Action { return t.flowAction }
+
+// RejectTarget is whom the last inspected packet's reject signatures answer
+// (valid when Verdict is packet.VerdictReject): reject and rejectsrc the
+// source, rejectdst the destination, rejectboth both.
+func (t *Thread) RejectTarget() packet.RejectTarget { return t.reject }
+
+// BypassMatched reports whether a signature with the bypass keyword matched
+// the last inspected packet, including noalert and suppressed ones (a
+// "bypass; noalert;" rule exists only to bypass).
+func (t *Thread) BypassMatched() bool { return t.bypass }
+
+// DropSignature is the signature whose drop or reject action set the last
+// inspected packet's verdict (the first in signature order, a reject
+// overriding a drop), even when its alert was withheld; nil when the
+// verdict is forward. EVE drop records name it (drop alerts: yes).
+func (t *Thread) DropSignature() *Signature { return t.dropSig }
+
 // Inspect runs detection on one decoded packet without app-layer data;
 // see InspectApp.
 func (t *Thread) Inspect(p *packet.Packet, f *flow.Flow) []Match {
@@ -136,6 +168,10 @@ func (t *Thread) InspectApp(p *packet.Packet, f *flow.Flow, app AppState) []Matc
 	t.nAlerts = 0
 	t.verdict = packet.VerdictForward
 	t.passed = false
+	t.flowAction = flow.ActionNone
+	t.reject = 0
+	t.dropSig = nil
+	t.bypass = false
 	t.tagged = false
 	if t.e.hasTag {
 		t.checkTags(p, f)
@@ -308,19 +344,45 @@ func (t *Thread) run(p *packet.Packet, f *flow.Flow, app AppState) []Match {
 			t.c.Suppressed++
 			continue
 		}
+		// A match on stream or transaction data decides for the flow.
+		flowScoped := h&hitStream != 0 || (s.isTx() && t.app != nil)
 		switch act {
 		case rules.ActionPass:
 			t.passed = true
 			t.c.Passes++
+			if flowScoped {
+				t.flowAction = flow.ActionPass
+			}
 		case rules.ActionDrop:
 			if t.verdict == packet.VerdictForward {
 				t.verdict = packet.VerdictDrop
+				t.dropSig = s
+			}
+			if flowScoped {
+				t.flowAction = flow.ActionDrop
 			}
 		case rules.ActionReject, rules.ActionRejectSrc, rules.ActionRejectDst, rules.ActionRejectBoth:
+			if t.verdict != packet.VerdictReject {
+				t.dropSig = s
+			}
 			t.verdict = packet.VerdictReject
+			switch act {
+			case rules.ActionRejectDst:
+				t.reject |= packet.RejectToDest
+			case rules.ActionRejectBoth:
+				t.reject |= packet.RejectBoth
+			default:
+				t.reject |= packet.RejectToSource
+			}
+			if flowScoped {
+				t.flowAction = flow.ActionDrop
+			}
 		}
 		if t.passed {
 			break
+		}
+		if s.bypass {
+			t.bypass = true
 		}
 		if res == thrSilent || silent || s.noalert {
 			t.c.Suppressed++
