@@ -33,6 +33,13 @@
 // (PACKET_IGNORE_OUTGOING), so the peer source's forwards are not captured
 // again.
 //
+// # Injection
+//
+// Source implements capture.Injector: Inject sends frames of the engine's
+// own (the resets and ICMP unreachables of reject verdicts, package
+// reject) out of the capture interface toward p's sender, and in copy mode
+// out of the copy interface toward p's destination (see Inject).
+//
 // # VLAN tags
 //
 // The kernel takes the outer 802.1Q/802.1ad tag out of every received frame
@@ -199,6 +206,12 @@ type Source struct {
 	errClosed error
 
 	packets, bytes, truncated, invalid atomic.Uint64
+
+	// Inject: injMu is read-held while a frame is sent on fd or tx.fd;
+	// teardown write-holds it to close them (injDown).
+	injMu                       sync.RWMutex
+	injDown                     bool
+	injected, injBytes, injErrs atomic.Uint64
 
 	statsMu  sync.Mutex // guards fd for getsockopt against Close, and ktotal
 	fdOpen   bool
@@ -540,15 +553,23 @@ func (s *Source) Done(b *packet.Batch) {
 
 // Stats returns the source's counters; KernelDrops comes from the
 // kernel's PACKET_STATISTICS, read now and added up (see KernelStats).
+// TxDrops counts frames copy mode was to forward but could not
+// (CopyStats.SendErrors and Oversize) and frames Inject could not send
+// (InjectStats.Errors).
 func (s *Source) Stats() capture.Stats {
 	k := s.KernelStats()
-	return capture.Stats{
+	st := capture.Stats{
 		Packets:      s.packets.Load(),
 		Bytes:        s.bytes.Load(),
 		KernelDrops:  k.Drops,
 		Truncated:    s.truncated.Load(),
 		InvalidDrops: s.invalid.Load(),
+		TxDrops:      s.injErrs.Load(),
 	}
+	if s.tx != nil {
+		st.TxDrops += s.tx.sendErrs.Load() + s.tx.oversize.Load()
+	}
+	return st
 }
 
 // KernelStats reads PACKET_STATISTICS and returns the totals since Open.
@@ -616,6 +637,8 @@ func (s *Source) teardown() error {
 			first = &Error{Interface: s.ifname, Op: op, Err: err}
 		}
 	}
+	s.injMu.Lock() // waits for an Inject in progress
+	s.injDown = true
 	if s.tx != nil {
 		if err := s.tx.close(); err != nil && first == nil {
 			first = err
@@ -632,6 +655,7 @@ func (s *Source) teardown() error {
 		s.fdOpen = false
 	}
 	s.statsMu.Unlock()
+	s.injMu.Unlock()
 	if s.efd >= 0 {
 		note("close eventfd", unix.Close(s.efd))
 		s.efd = -1

@@ -16,7 +16,7 @@ import (
 )
 
 // Live tests build their own network namespaces and veth pairs named
-// vafp<test><pid>..., and remove them in t.Cleanup.
+// vxra<test><pid>..., and remove them in t.Cleanup.
 
 // requireLive skips the test unless it can create namespaces and packet
 // sockets.
@@ -45,7 +45,7 @@ func sh(t testing.TB, args ...string) {
 
 // uniq makes names unique to this process, so a leftover of a killed run
 // does not collide.
-func uniq(tag string) string { return fmt.Sprintf("vafp%s%d", tag, os.Getpid()%100000) }
+func uniq(tag string) string { return fmt.Sprintf("vxra%s%d", tag, os.Getpid()%100000) }
 
 // newNS creates network namespace name with IPv6 off (no autoconfiguration
 // chatter in the captures) and lo up.

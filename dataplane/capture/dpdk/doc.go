@@ -36,16 +36,20 @@
 //
 // Ownership: packets' Data points into mbufs of the port's mempool; they
 // belong to the Source until Done, which frees them or hands the forwarded
-// ones to the peer's tx queue. Each rx queue has one Source, and each tx
-// queue is used only by the Source forwarding to it, so no locking is needed
-// on the packet path; Next and Done make one cgo call per burst and allocate
-// nothing.
+// ones to the peer's tx queue. Each rx queue has one Source; a tx queue is
+// used by the Source forwarding to it and by the Source receiving on the
+// same port and queue when it injects frames toward a sender (Inject: the
+// resets and unreachables of reject verdicts), so each tx queue has a mutex,
+// taken once per burst. Next and Done make one cgo call per burst and
+// allocate nothing.
 //
 // Counting: Stats().Packets/Bytes are the packets handed out; InvalidDrops
 // the multi-segment mbufs dropped (not linearized); KernelDrops the port's
 // imissed + ierrors + rx_nombuf, reported by the queue-0 Source only
-// (devices count them per port). IPSStats() counts forwarded packets,
-// verdict drops and packets the tx queue did not take (freed).
+// (devices count them per port); TxDrops the forwarded packets and
+// injected frames the tx queue did not take. IPSStats() counts forwarded
+// packets, verdict drops and packets the tx queue did not take (freed);
+// InjectStats() the injected frames.
 //
 // Tests: go test -tags dpdk ./dataplane/capture/dpdk/ (they use net_pcap,
 // net_null and net_ring virtual devices with --no-huge, which also works

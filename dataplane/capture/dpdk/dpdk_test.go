@@ -35,6 +35,11 @@ const (
 	devBenchB   = "net_null4" // benchmarks (IPS peer)
 	devRingIn   = "net_pcap5" // TestRingLoop: ring_in.pcap forwarded into net_ring0
 	devRing     = "net_ring0" // TestRingLoop: tx and rx share one ring
+	devInjA     = "net_pcap6" // TestInjectIPS: inj_a_in.pcap; injected toward the source -> inj_a_out.pcap
+	devInjB     = "net_pcap7" // TestInjectIPS: peer; forwarded and injected toward the destination -> inj_b_out.pcap
+	devInjIDS   = "net_pcap8" // TestInjectIDS: inj_ids_in.pcap; both directions -> inj_ids_out.pcap
+	devInjNullA = "net_null5" // TestInjectNoAllocs, BenchmarkInject (rx)
+	devInjNullB = "net_null6" // TestInjectNoAllocs, BenchmarkInject (peer)
 )
 
 const (
@@ -42,6 +47,7 @@ const (
 	nIPS    = 300
 	nNoMbuf = 100
 	nRing   = 1500
+	nInj    = 200
 )
 
 var (
@@ -62,12 +68,15 @@ func runTests(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	testDir = dir
 	files := map[string][][]byte{
-		"rx.pcap":      framesN(nRx, 1),
-		"a_in.pcap":    framesN(nIPS, 2),
-		"b_in.pcap":    framesN(nIPS, 3),
-		"jumbo.pcap":   jumboFrames(),
-		"nombuf.pcap":  framesN(nNoMbuf, 4),
-		"ring_in.pcap": framesN(nRing, 6),
+		"rx.pcap":         framesN(nRx, 1),
+		"a_in.pcap":       framesN(nIPS, 2),
+		"b_in.pcap":       framesN(nIPS, 3),
+		"jumbo.pcap":      jumboFrames(),
+		"nombuf.pcap":     framesN(nNoMbuf, 4),
+		"ring_in.pcap":    framesN(nRing, 6),
+		"inj_a_in.pcap":   framesN(nInj, 7),
+		"inj_b_in.pcap":   framesN(1, 8),
+		"inj_ids_in.pcap": framesN(nInj, 9),
 	}
 	for name, frames := range files {
 		if err := writePcap(filepath.Join(dir, name), frames); err != nil {
@@ -87,6 +96,10 @@ func runTests(m *testing.M) int {
 		"--vdev=" + devBenchA + ",size=64", "--vdev=" + devBenchB,
 		"--vdev=" + devRingIn + ",rx_pcap=" + p("ring_in.pcap"),
 		"--vdev=" + devRing,
+		"--vdev=" + devInjA + ",rx_pcap=" + p("inj_a_in.pcap") + ",tx_pcap=" + p("inj_a_out.pcap"),
+		"--vdev=" + devInjB + ",rx_pcap=" + p("inj_b_in.pcap") + ",tx_pcap=" + p("inj_b_out.pcap"),
+		"--vdev=" + devInjIDS + ",rx_pcap=" + p("inj_ids_in.pcap") + ",tx_pcap=" + p("inj_ids_out.pcap"),
+		"--vdev=" + devInjNullA, "--vdev=" + devInjNullB,
 	}
 	if err := InitEAL(args); err != nil {
 		ealErr = err

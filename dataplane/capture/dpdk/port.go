@@ -62,8 +62,10 @@ func (s PortStats) Dropped() uint64 { return s.RxMissed + s.RxErrors + s.RxNoMbu
 
 // Port is a configured and started ethdev port with Queues() rx/tx queue
 // pairs. Sources (Open) receive on one rx queue each; a Source that forwards
-// to a peer port transmits on the peer's tx queue of the same number, so
-// every queue has one user and no locks are needed.
+// to a peer port transmits on the peer's tx queue of the same number.
+// Source.Inject may also transmit on the tx queue of the Source's own port,
+// which the opposite Source of a bridge forwards to, so each tx queue has a
+// mutex, taken once per burst.
 type Port struct {
 	id       uint16
 	name     string
@@ -78,6 +80,11 @@ type Port struct {
 	pool     *Mempool
 	ownPool  bool
 	implicit bool // configured by Open, closed with its last user
+
+	// txMu serialises the tx queues (per queue): a Source forwarding to
+	// this port and a Source injecting toward the sender of a packet it
+	// received here may use the same queue from different goroutines.
+	txMu []sync.Mutex
 
 	// guarded by registry.mu
 	rxUsers []*Source // per queue: the Source receiving on it
@@ -223,6 +230,7 @@ func configureLocked(name string, cfg PortConfig, implicit bool) (*Port, error) 
 	}
 	p.rxUsers = make([]*Source, q)
 	p.txUsers = make([]*Source, q)
+	p.txMu = make([]sync.Mutex, q)
 	if registry.ports == nil {
 		registry.ports = make(map[uint16]*Port)
 	}

@@ -96,6 +96,7 @@ type Source struct {
 	num    uint64
 	stats  capture.Stats
 	ips    IPSStats
+	inj    InjectStats
 	closed bool
 }
 
@@ -324,9 +325,16 @@ func (s *Source) Done(b *packet.Batch) {
 	}
 	q := s.q
 	unsent := q.tx_unsent
-	sent := C.vigil_done(q, C.uint16_t(nf), C.uint16_t(nr))
-	s.ips.Forwarded += uint64(sent)
-	s.ips.TxDrops += uint64(q.tx_unsent - unsent)
+	if nf > 0 {
+		mu := &s.peer.txMu[s.queue]
+		mu.Lock()
+		sent := C.vigil_done(q, C.uint16_t(nf), C.uint16_t(nr))
+		mu.Unlock()
+		s.ips.Forwarded += uint64(sent)
+		s.ips.TxDrops += uint64(q.tx_unsent - unsent)
+		return
+	}
+	C.vigil_done(q, 0, C.uint16_t(nr))
 }
 
 // Stats returns the Source's counters. Packets and Bytes are what Next
@@ -335,9 +343,11 @@ func (s *Source) Done(b *packet.Batch) {
 // ConfigurePort) are not per queue on most devices, so they go into
 // KernelDrops of the queue-0 Source only; summing the Sources of a port
 // counts them once. Truncated is always 0 (an mbuf holds the whole frame).
-// Transmit losses in IPS mode are in IPSStats.
+// TxDrops counts forwarded packets the tx queue did not take
+// (IPSStats.TxDrops) and frames Inject could not send (InjectStats.Errors).
 func (s *Source) Stats() capture.Stats {
 	st := s.stats
+	st.TxDrops = s.ips.TxDrops + s.inj.Errors
 	if s.queue == 0 && !s.closed {
 		registry.mu.Lock()
 		ps, err := s.port.statsLocked()

@@ -274,3 +274,23 @@ uint16_t vigil_done(struct vigil_queue *q, uint16_t nfwd, uint16_t nrel)
 		rte_pktmbuf_free_bulk((struct rte_mbuf **)q->rel, nrel);
 	return sent;
 }
+
+int vigil_inject(uint16_t port, uint16_t queue, struct rte_mempool *mp, const void *data, uint16_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	char *dst;
+
+	if (m == NULL)
+		return -ENOBUFS;
+	dst = rte_pktmbuf_append(m, len);
+	if (dst == NULL) {
+		rte_pktmbuf_free(m);
+		return -EMSGSIZE;
+	}
+	memcpy(dst, data, len);
+	if (rte_eth_tx_burst(port, queue, &m, 1) != 1) {
+		rte_pktmbuf_free(m);
+		return -EAGAIN;
+	}
+	return 0;
+}

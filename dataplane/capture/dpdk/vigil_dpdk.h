@@ -114,4 +114,10 @@ uint16_t vigil_rx(struct vigil_queue *q, uint16_t max);
 // Returns how many packets were transmitted.
 uint16_t vigil_done(struct vigil_queue *q, uint16_t nfwd, uint16_t nrel);
 
+// vigil_inject copies len bytes at data into an mbuf from mp and transmits
+// it on port's tx queue queue. Returns 0, -ENOBUFS (pool empty),
+// -EMSGSIZE (longer than the mbuf's data room) or -EAGAIN (the tx queue
+// did not take it; the mbuf is freed).
+int vigil_inject(uint16_t port, uint16_t queue, struct rte_mempool *mp, const void *data, uint16_t len);
+
 #endif

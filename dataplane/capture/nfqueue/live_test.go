@@ -257,45 +257,6 @@ func TestLiveBypass(t *testing.T) {
 	}
 }
 
-// TestLiveFailOpen: a full queue without reader passes traffic with
-// FailOpen and drops it (counted) without.
-func TestLiveFailOpen(t *testing.T) {
-	tp := newTopo(t, false)
-	tp.ipt("-A", "FORWARD", "-j", "NFQUEUE", "--queue-num", "0")
-	for i, failOpen := range []bool{true, false} {
-		t.Run(fmt.Sprintf("failopen=%v", failOpen), func(t *testing.T) {
-			tp.t = t
-			s := tp.open(Options{MaxLen: 1, FailOpen: failOpen})
-			port := 7010 + i
-			u := tp.udpServer(fmt.Sprintf("%s:%d", serverIP, port))
-			c := tp.udpClient("", fmt.Sprintf("%s:%d", serverIP, port))
-			sendUDP(t, c, 20, 2*time.Millisecond, func(int) []byte { return []byte("x") })
-			want := 0
-			if failOpen {
-				want = 19 // the first one waits in the queue for a verdict
-			}
-			got := u.waitCount(want, 2*time.Second)
-			time.Sleep(200 * time.Millisecond)
-			got = u.count()
-			st := s.Stats()
-			if got != want {
-				t.Errorf("%d of 20 datagrams arrived, want %d", got, want)
-			}
-			wantDrops := uint64(19)
-			if failOpen {
-				wantDrops = 0
-			}
-			if st.KernelDrops != wantDrops {
-				t.Errorf("KernelDrops %d, want %d", st.KernelDrops, wantDrops)
-			}
-			s.Close()
-			if st2 := s.Stats(); st2.KernelDrops != wantDrops {
-				t.Errorf("after Close KernelDrops %d, want the last value %d", st2.KernelDrops, wantDrops)
-			}
-		})
-	}
-}
-
 // TestLiveQueueBalance: --queue-balance 0:1 spreads flows over two sources,
 // each flow (address pair) staying on one.
 func TestLiveQueueBalance(t *testing.T) {

@@ -22,7 +22,7 @@ import (
 )
 
 // Live tests build client <-> router <-> server out of three network
-// namespaces and two veth pairs, all named with the prefix vnfq. The router
+// namespaces and two veth pairs, all named with the prefix vxrq. The router
 // forwards (ip_forward=1) and its iptables FORWARD chain queues to
 // NFQUEUE; the Source under test is opened inside the router namespace.
 
@@ -65,7 +65,7 @@ func newTopo(t testing.TB, ipv6 bool) *topo {
 	t.Helper()
 	requireLive(t)
 	id := fmt.Sprintf("%d%d", os.Getpid()%10000, topoSeq.Add(1))
-	tp := &topo{t: t, id: id, client: "vnfq" + id + "c", router: "vnfq" + id + "r", server: "vnfq" + id + "s", cIf: "vnfq" + id + "c"}
+	tp := &topo{t: t, id: id, client: "vxrq" + id + "c", router: "vxrq" + id + "r", server: "vxrq" + id + "s", cIf: "vxrq" + id + "c"}
 	t.Cleanup(func() {
 		for _, ns := range []string{tp.client, tp.router, tp.server} {
 			exec.Command("ip", "netns", "del", ns).Run()
@@ -76,7 +76,7 @@ func newTopo(t testing.TB, ipv6 bool) *topo {
 	}
 	tp.run("ip", "netns", "add", tp.router)
 	tp.run("ip", "netns", "add", tp.server)
-	rc, rs, s := "vnfq"+id+"rc", "vnfq"+id+"rs", "vnfq"+id+"s"
+	rc, rs, s := "vxrq"+id+"rc", "vxrq"+id+"rs", "vxrq"+id+"s"
 	tp.run("ip", "-n", tp.client, "link", "add", tp.cIf, "type", "veth", "peer", "name", rc, "netns", tp.router)
 	tp.run("ip", "-n", tp.router, "link", "add", rs, "type", "veth", "peer", "name", s, "netns", tp.server)
 	for _, c := range [][]string{

@@ -26,8 +26,9 @@
 //     "route" hands the packet to another queue, Options.RouteQueue
 //     (NF_QUEUE), for a further program to judge.
 //
-//   - VerdictDrop and VerdictReject: NF_DROP. (Sending the reset or ICMP
-//     error of a reject is the engine's business, not this source's.)
+//   - VerdictDrop and VerdictReject: NF_DROP. The reset or ICMP error of
+//     a reject is a packet of its own, which the engine builds (package
+//     reject) and sends with Inject before Done.
 //
 //   - VerdictBypass: as Forward, and the mark additionally becomes
 //     mark &^ BypassMask | BypassMark. With connmark the ruleset can then
@@ -45,6 +46,36 @@
 // "every id up to N" means exactly the run), single verdicts otherwise; all
 // of a batch's verdicts leave in one write (more only when they exceed the
 // socket's send buffer).
+//
+// # Loss counting
+//
+// The kernel numbers the packets of a queue 1, 2, 3, ... (the packet id)
+// when it is about to put them into the socket, and puts them there in
+// order. What happens to a packet it cannot queue (nfnetlink_queue.c,
+// __nfqnl_enqueue_packet, Linux 3.x to 6.18):
+//
+//   - queue full (MaxLen packets waiting for a verdict): no id; dropped and
+//     counted in the proc table's queue_dropped, or with fail-open accepted
+//     and counted nowhere;
+//   - socket buffer full: the id is used; dropped and counted in
+//     user_dropped, or with fail-open accepted and counted nowhere;
+//   - either way the receiver only sees ENOBUFS, once for any number of
+//     packets (Counters.ENOBUFS).
+//
+// So the source counts every lost packet exactly from the proc table
+// (/proc/net/netfilter/nfnetlink_queue: queue_dropped + user_dropped, in
+// Stats().KernelDrops) and every packet let through uninspected from the
+// ids missing between the packets it receives, plus those numbered after
+// the last one received and not waiting in the socket (Stats().Uninspected,
+// Counters.IDGaps). A packet fail-open accepts over the queue length limit
+// has no id and no counter, so with FailOpen the source lifts that limit
+// (to 2^32-1): the socket receive buffer, RecvBuffer, bounds what waits,
+// and everything over it is numbered. Without /proc the missing ids are
+// the KernelDrops. Sent through the NFQUEUE rule = Packets + InvalidDrops
+// (malformed messages) + KernelDrops + Uninspected, exactly, except for
+// packets the kernel could not even build a message for (out of memory)
+// or dropped because their conntrack entry was dying, which it counts
+// nowhere.
 //
 // # Ownership
 //
@@ -65,8 +96,8 @@
 //
 // # Namespaces
 //
-// The netlink socket belongs to the network namespace of the thread that
-// calls Open. To serve a queue in another namespace, lock the OS thread,
+// The netlink socket and Inject's raw sockets belong to the network
+// namespace of the thread that calls Open. To serve a queue in another namespace, lock the OS thread,
 // setns(CLONE_NEWNET) into it, Open, and setns back.
 package nfqueue
 
@@ -114,19 +145,24 @@ type Options struct {
 	// Queue is the queue number to bind (iptables --queue-num).
 	Queue uint16
 	// MaxLen is how many packets the kernel holds waiting for a verdict
-	// before it drops (or, with FailOpen, accepts) further ones
-	// (NFQA_CFG_QUEUE_MAXLEN). 0 keeps the kernel default, 1024.
+	// before it drops further ones (NFQA_CFG_QUEUE_MAXLEN). 0 keeps the
+	// kernel default, 1024. With FailOpen it is not used: see FailOpen.
 	MaxLen uint32
 	// CopyRange is how many bytes of each packet are copied to user space;
 	// 0 or above MaxCopyRange means MaxCopyRange. Shorter packets arrive
 	// truncated (Packet.WireLen tells the real length) but are forwarded
 	// whole.
 	CopyRange uint32
-	// FailOpen makes the kernel accept packets it cannot queue (queue full,
-	// socket buffer full) instead of dropping them (NFQA_CFG_F_FAIL_OPEN).
-	// Such packets pass uninspected and are counted nowhere. In route mode
-	// it also sets NF_VERDICT_FLAG_QUEUE_BYPASS, so a missing reader on
-	// RouteQueue does not drop routed packets.
+	// FailOpen makes the kernel accept packets it cannot queue instead of
+	// dropping them (NFQA_CFG_F_FAIL_OPEN); Stats().Uninspected counts
+	// them (see "Loss counting" in the package doc). The kernel counts
+	// and numbers none of the packets it accepts over the queue length
+	// limit, so with FailOpen the source sets that limit to its maximum
+	// and MaxLen is not used: the socket receive buffer (RecvBuffer; size
+	// it for the backlog to hold) is the limit, and a packet that does not
+	// fit consumes a packet id, which the source sees missing. In route mode FailOpen also sets
+	// NF_VERDICT_FLAG_QUEUE_BYPASS, so a missing reader on RouteQueue does
+	// not drop routed packets.
 	FailOpen bool
 	// GSO asks for GSO super-packets whole (NFQA_CFG_F_GSO) instead of the
 	// kernel segmenting them before queueing, which is costly and drops
@@ -277,6 +313,15 @@ type Counters struct {
 	// packet (no payload, malformed) but had an id: they were dropped.
 	InvalidDrops uint64
 	Truncated    uint64 // packets captured shorter than they are (CopyRange)
+
+	// IDGaps counts packet ids the kernel numbered but never delivered:
+	// packets it could not put into the socket buffer (dropped, or with
+	// FailOpen accepted uninspected). See "Loss counting".
+	IDGaps uint64
+
+	Injected      uint64 // frames sent by Inject
+	InjectedBytes uint64 // their bytes
+	InjectErrors  uint64 // frames Inject could not send (also Stats().TxDrops)
 }
 
 type counters struct {
@@ -286,6 +331,7 @@ type counters struct {
 	single, batch, writes, recvs                      atomic.Uint64
 	verdictErrors, verdictNacks, enobufs, parseErrors atomic.Uint64
 	invalidDrops, truncated                           atomic.Uint64
+	injected, injectedBytes, injectErrors             atomic.Uint64
 }
 
 // rbuf is one receive buffer: RecvBatch slots of slotSize bytes, each the
@@ -383,6 +429,22 @@ type Source struct {
 	ctr    counters
 	closed atomic.Bool
 
+	// Packet id accounting (see "Loss counting"), guarded by acctMu: fill
+	// updates it once per call, flush holds it across the verdict write
+	// and the update of verdicted, Stats and Close read it together with
+	// the proc table, so they never see the kernel's queue and these
+	// counts at different moments.
+	acctMu     sync.Mutex
+	idKnown    bool   // lastID is the kernel's id_sequence (else the first id sets it)
+	lastID     uint32 // id of the last packet message received
+	idGaps     uint64 // ids numbered but never received before lastID
+	delivered  uint64 // packet messages with an id received
+	verdicted  uint64 // packets whose verdict the kernel took
+	closeDrops uint64 // packets left in the socket at Close (dropped by the kernel)
+	closeTrail uint64 // FailOpen: packets passed after the last one received, at Close
+
+	raw rawSockets // Inject's sockets
+
 	procMu   sync.Mutex
 	procFd   int
 	procBuf  []byte
@@ -452,11 +514,18 @@ func Open(opts Options) (*Source, error) {
 		mask |= cfgFGSO
 	}
 	const cfgSeq = 1
-	cfg := appendConfig(nil, cfgSeq, q, o.CopyRange, o.MaxLen, flags, mask)
+	maxLen := o.MaxLen
+	if o.FailOpen {
+		// Over this limit the kernel accepts packets without numbering
+		// or counting them; over the socket buffer it numbers them.
+		maxLen = ^uint32(0)
+	}
+	cfg := appendConfig(nil, cfgSeq, q, o.CopyRange, maxLen, flags, mask)
 	if _, e := write(uintptr(fd), cfg); e != 0 {
 		return nil, &OpError{Queue: q, Op: "send bind request", Err: e}
 	}
-	if err := checkBind(fd, cfgSeq, q, nl.Pid, procFd); err != nil {
+	idSeq, err := checkBind(fd, cfgSeq, q, nl.Pid, procFd)
+	if err != nil {
 		return nil, err
 	}
 	s, err := newSource(fd, o, nl.Pid, procFd)
@@ -464,15 +533,20 @@ func Open(opts Options) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A new queue instance numbers packets from 1: the ids the kernel
+	// uses from now on follow idSeq (0 unless a packet came already).
+	s.idKnown, s.lastID = true, idSeq
+	s.raw.open(o) // in this thread's namespace, as the queue
 	return s, nil
 }
 
-// checkBind finds out whether the bind request succeeded. The kernel
+// checkBind finds out whether the bind request succeeded and returns the
+// queue's id_sequence (the last packet id used). The kernel
 // handles it inside our write, so an error reply is already queued on the
 // socket when write returns; on success it sends nothing (we asked for no
 // acknowledgement, which packets could overtake). The proc table then
 // confirms the queue is ours.
-func checkBind(fd int, seq uint32, q uint16, portid uint32, procFd int) error {
+func checkBind(fd int, seq uint32, q uint16, portid uint32, procFd int) (uint32, error) {
 	var buf [512]byte
 	n, _, err := unix.Recvfrom(fd, buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
 	if err == nil && n >= nlmsgHdrLen {
@@ -490,27 +564,27 @@ func checkBind(fd int, seq uint32, q uint16, portid uint32, procFd int) error {
 				case unix.EBUSY:
 					op = "bind: queue already bound"
 				}
-				return &OpError{Queue: q, Op: op, Err: e}
+				return 0, &OpError{Queue: q, Op: op, Err: e}
 			}
 		}
 	} else if err != nil && err != unix.EAGAIN {
-		return &OpError{Queue: q, Op: "recvfrom (bind reply)", Err: err}
+		return 0, &OpError{Queue: q, Op: "recvfrom (bind reply)", Err: err}
 	}
 	if procFd < 0 {
-		return nil
+		return 0, nil
 	}
 	data, err := readAll(procFd, make([]byte, 0, 4096))
 	if err != nil {
-		return &OpError{Queue: q, Op: "read " + procPath, Err: err}
+		return 0, &OpError{Queue: q, Op: "read " + procPath, Err: err}
 	}
 	pq, found := parseProcQueues(data, q)
 	if !found {
-		return &OpError{Queue: q, Op: "bind: queue missing from " + procPath, Err: unix.ENOENT}
+		return 0, &OpError{Queue: q, Op: "bind: queue missing from " + procPath, Err: unix.ENOENT}
 	}
 	if pq.portid != portid {
-		return &OpError{Queue: q, Op: fmt.Sprintf("bind: queue held by netlink port %d, we are %d", pq.portid, portid), Err: unix.EBUSY}
+		return 0, &OpError{Queue: q, Op: fmt.Sprintf("bind: queue held by netlink port %d, we are %d", pq.portid, portid), Err: unix.EBUSY}
 	}
-	return nil
+	return uint32(pq.idSequence), nil
 }
 
 // readAll reads a proc file from offset 0 into buf.
@@ -539,6 +613,7 @@ func readAll(fd int, buf []byte) ([]byte, error) {
 // kernel.
 func newSource(fd int, o Options, portid uint32, procFd int) (*Source, error) {
 	s := &Source{opts: o, queue: o.Queue, portid: portid, procFd: procFd}
+	s.raw.fd4, s.raw.fd6, s.raw.err4, s.raw.err6 = -1, -1, errNoRaw, errNoRaw
 	sndbuf, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
 	if err != nil {
 		sndbuf = 212992
@@ -721,6 +796,7 @@ func (s *Source) fill(b *packet.Batch) int {
 	n := 0
 	var bytes, trunc, parseErr, invalid, nacks, overruns uint64
 	var a pktAttrs
+	ids := idTrack{last: s.lastID, known: s.idKnown}
 	for n < b.Cap() && s.curMsg < buf.n {
 		dg := buf.datagram(s.curMsg)
 		if s.curOff >= len(dg) {
@@ -737,6 +813,9 @@ func (s *Source) fill(b *packet.Batch) int {
 		switch h.Type {
 		case typePacket:
 			perr := parsePacket(msg, &a)
+			if a.hasID && a.queue == s.queue {
+				ids.see(a.id)
+			}
 			if err == nil && perr == nil && a.queue == s.queue {
 				p := b.Slot(n)
 				wire := len(a.payload)
@@ -792,6 +871,13 @@ func (s *Source) fill(b *packet.Batch) int {
 		s.curMsg++
 		s.curOff = 0
 	}
+	if ids.delivered > 0 {
+		s.acctMu.Lock()
+		s.lastID, s.idKnown = ids.last, true
+		s.idGaps += ids.gaps
+		s.delivered += ids.delivered
+		s.acctMu.Unlock()
+	}
 	if n > 0 {
 		l.b, l.buf, l.n = b, buf, n
 		buf.refs++
@@ -818,6 +904,27 @@ func (s *Source) fill(b *packet.Batch) int {
 		s.ctr.enobufs.Add(overruns)
 	}
 	return n
+}
+
+// idTrack follows the packet ids of the messages one fill call reads.
+type idTrack struct {
+	last      uint32
+	known     bool
+	gaps      uint64
+	delivered uint64
+}
+
+// see notes a packet message with id. The kernel numbers the packets of a
+// queue 1, 2, 3, ... as it puts them into the socket, in order; an id
+// missing before this one belongs to a packet it could not put there.
+func (t *idTrack) see(id uint32) {
+	if t.known {
+		if d := id - t.last - 1; d < 1<<31 { // else a repeat: ignore
+			t.gaps += uint64(d)
+		}
+	}
+	t.last, t.known = id, true
+	t.delivered++
 }
 
 func (s *Source) leaseOf(b *packet.Batch) int {
@@ -852,15 +959,31 @@ func (s *Source) Counters() Counters {
 		VerdictErrors: c.verdictErrors.Load(), VerdictNacks: c.verdictNacks.Load(),
 		ENOBUFS: c.enobufs.Load(), ParseErrors: c.parseErrors.Load(),
 		InvalidDrops: c.invalidDrops.Load(), Truncated: c.truncated.Load(),
+		IDGaps:   s.gaps(),
+		Injected: c.injected.Load(), InjectedBytes: c.injectedBytes.Load(), InjectErrors: c.injectErrors.Load(),
 	}
 }
 
-// Stats returns the capture counters. KernelDrops is the kernel's own count
-// for the queue (queue_dropped: queue full; user_dropped: socket buffer
-// full) from /proc/net/netfilter/nfnetlink_queue, or the number of receive
-// overruns if that is higher (an overrun loses at least one packet).
-// InvalidDrops counts malformed packet messages dropped and packets whose
-// verdict could not be written.
+func (s *Source) gaps() uint64 {
+	s.acctMu.Lock()
+	defer s.acctMu.Unlock()
+	return s.idGaps
+}
+
+// Stats returns the capture counters (see "Loss counting" in the package
+// doc). KernelDrops is the kernel's count of packets it dropped instead of
+// queueing (queue_dropped and user_dropped of
+// /proc/net/netfilter/nfnetlink_queue, or the missing packet ids where the
+// table cannot be read), plus the packets left unread in the socket at
+// Close. Uninspected (FailOpen) counts the packets the kernel numbered and
+// let through without delivering them. InvalidDrops counts malformed packet
+// messages dropped and packets whose verdict could not be written; TxDrops
+// the frames Inject could not send.
+//
+// Stats may run concurrently with Next and Done. Packets the kernel let
+// through after the last one received are counted only from a steady
+// reading of the queue (two readings of the proc table alike); while
+// packets keep coming they are counted as soon as a later packet arrives.
 func (s *Source) Stats() capture.Stats {
 	c := &s.ctr
 	st := capture.Stats{
@@ -868,33 +991,89 @@ func (s *Source) Stats() capture.Stats {
 		Bytes:        c.bytes.Load(),
 		Truncated:    c.truncated.Load(),
 		InvalidDrops: c.invalidDrops.Load() + c.verdictErrors.Load(),
+		TxDrops:      c.injectErrors.Load(),
 	}
-	kd := c.enobufs.Load()
-	pq := s.readProc()
-	if d := pq.dropped + pq.userDropped; d > kd {
-		kd = d
+	s.acctMu.Lock()
+	pq, live, steady := s.readProcSteady(2)
+	trail := s.closeTrail
+	if live {
+		trail = 0
+		if steady {
+			_, trail = s.unreadLocked(pq)
+		}
 	}
-	st.KernelDrops = kd
+	gaps, closeDrops := s.idGaps, s.closeDrops
+	s.acctMu.Unlock()
+	kd := pq.dropped + pq.userDropped
+	if s.opts.FailOpen {
+		st.Uninspected = gaps + trail
+	} else if kd < gaps {
+		kd = gaps // no proc table: the missing ids are the packets lost
+	}
+	st.KernelDrops = kd + closeDrops
 	return st
 }
 
-// readProc returns the queue's line of the proc table, the last one read
-// when the table cannot be read (after Close, or without /proc).
-func (s *Source) readProc() procQueue {
+// unreadLocked splits the packets the kernel numbered after the last one
+// received (id_sequence - lastID) into those still in the socket buffer
+// (queued, not yet delivered: the queue's count minus the packets received
+// and not yet judged) and those it could not deliver.
+func (s *Source) unreadLocked(pq procQueue) (inSocket, lost uint64) {
+	if !s.idKnown {
+		return 0, 0
+	}
+	after := uint32(pq.idSequence) - s.lastID
+	if after >= 1<<31 {
+		return 0, 0
+	}
+	held := s.delivered - s.verdicted
+	if pq.waiting > held {
+		inSocket = pq.waiting - held
+	}
+	if uint64(after) > inSocket {
+		lost = uint64(after) - inSocket
+	}
+	return inSocket, lost
+}
+
+// readProcSteady reads the proc table until two readings agree on the
+// queue's length and last id (at most tries+1 readings), so that no packet
+// was queued while the line was printed. steady reports whether they did.
+func (s *Source) readProcSteady(tries int) (pq procQueue, live, steady bool) {
+	pq, live = s.readProc()
+	for i := 0; live && i < tries; i++ {
+		next, ok := s.readProc()
+		if !ok {
+			return pq, true, false
+		}
+		if next.waiting == pq.waiting && next.idSequence == pq.idSequence {
+			return next, true, true
+		}
+		pq = next
+	}
+	return pq, live, false
+}
+
+// readProc returns the queue's line of the proc table and true, or the
+// last one read and false when the table cannot be read now (after Close,
+// or without /proc).
+func (s *Source) readProc() (procQueue, bool) {
 	s.procMu.Lock()
 	defer s.procMu.Unlock()
 	if s.procFd < 0 {
-		return s.procLast
+		return s.procLast, false
 	}
 	data, err := readAll(s.procFd, s.procBuf)
 	s.procBuf = data[:0]
 	if err != nil {
-		return s.procLast
+		return s.procLast, false
 	}
-	if pq, ok := parseProcQueues(data, s.queue); ok && pq.portid == s.portid {
-		s.procLast = pq
+	pq, ok := parseProcQueues(data, s.queue)
+	if !ok || pq.portid != s.portid {
+		return s.procLast, false
 	}
-	return s.procLast
+	s.procLast = pq
+	return pq, true
 }
 
 func (s *Source) closeProc() {
@@ -910,12 +1089,22 @@ func (s *Source) closeProc() {
 // packets still waiting for a verdict (also those of batches not yet
 // returned with Done). A Next waiting in another goroutine returns
 // ErrClosed. Stats keeps reporting the last values. Close is idempotent.
+//
+// The packets still in the socket buffer, which the kernel drops then, are
+// counted in KernelDrops (and, with FailOpen, packets it let through after
+// the last one received in Uninspected), from a last reading of the proc
+// table; packets that arrive while Close runs are not counted.
 func (s *Source) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	s.readProc() // final kernel drop counts
+	s.acctMu.Lock()
+	if pq, live, _ := s.readProcSteady(4); live { // final kernel counts
+		s.closeDrops, s.closeTrail = s.unreadLocked(pq)
+	}
+	s.acctMu.Unlock()
 	s.closeProc()
+	s.raw.close()
 	if err := s.file.Close(); err != nil {
 		return &OpError{Queue: s.queue, Op: "close", Err: err}
 	}

@@ -169,6 +169,9 @@ func (s *Source) flush() {
 	if len(s.sbuf) == 0 {
 		return
 	}
+	// The kernel takes the verdicts inside the write: count them before
+	// Stats can see the queue shrink (acctMu).
+	s.acctMu.Lock()
 	failed := false
 	for attempt := 0; ; attempt++ {
 		if err := s.rc.Write(s.sendFn); err != nil {
@@ -183,6 +186,10 @@ func (s *Source) flush() {
 			break
 		}
 	}
+	if !failed {
+		s.verdicted += uint64(s.sbufPkts)
+	}
+	s.acctMu.Unlock()
 	if failed {
 		s.ctr.verdictErrors.Add(uint64(s.sbufPkts))
 	} else {
