@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 
@@ -28,10 +30,12 @@ import (
 //     copy of the traffic, a SPAN port or a TAP) or on both interfaces of a
 //     bridge (bypassed packets are redirected to the peer in the kernel);
 //     every other packet goes on to the stack, where AF_PACKET reads it.
-//   - afxdp with one interface: the same program redirects the packets
-//     that are not bypassed to the AF_XDP sockets (its XSKMAP, given to the
-//     sources). An AF_XDP bridge is bypassed locally only (see
-//     bypassUnsupportedAFXDPBridge).
+//   - afxdp: the same program redirects the packets that are not bypassed
+//     to the AF_XDP sockets (its XSKMAP, given to the sources). In a bridge
+//     the program runs on both interfaces and they share the XSKMAP: the
+//     second interface's sockets go in at its offset (the program looks the
+//     offset up by ingress interface), and bypassed flows are redirected to
+//     the peer through the devmap in both directions.
 //   - nfqueue: no XDP path; with capture.nfqueue.bypass-mark set the
 //     verdict of a bypassed flow's packets carries the mark (Suricata's
 //     way) and the ruleset accepts the rest of the flow; without it, an
@@ -39,17 +43,32 @@ import (
 //   - dpdk: an error.
 //
 // The program is attached in capture.afxdp.xdp-mode (auto, native,
-// generic). On shutdown (SIGINT/SIGTERM) bypass.fail-open-on-exit turns
-// the program's fail-open switch on before the workers stop, so traffic
-// keeps flowing in the kernel while Vigil drains and writes its records;
-// the program is detached when Vigil exits. `vigil bypass fail-open on|off
-// IF` flips the switch of a running Vigil.
+// generic). Without bypass.fail-open-on-exit it is detached when Vigil
+// exits, however it exits. With it, the program outlives Vigil:
+//
+//   - its links and maps are pinned under /sys/fs/bpf/vigil (bpffs is
+//     mounted on /sys/fs/bpf when it is not, and the log says so), so the
+//     kernel keeps the program attached when Vigil exits or is killed;
+//   - Vigil stamps the program's watchdog every 100 ms (a goroutine from
+//     the load to the end of the run); when the stamp is older than
+//     bypassWatchdog the program fails open by itself: a bridge forwards
+//     every frame to the peer, an IDS passes every frame to the stack;
+//   - on SIGINT/SIGTERM the fail-open switch goes on before the workers
+//     stop, and at exit Vigil leaves the program attached, failing open;
+//   - the next Vigil on the same interfaces takes the program over: it
+//     replaces the program in the pinned links with its own, which starts
+//     failing open and stops once the capture sockets are open
+//     (bypassReady);
+//   - `vigil bypass detach IF` removes the program and its pins.
+//
+// `vigil bypass fail-open on|off IF` flips the switch of a running Vigil.
 
-// bypassUnsupportedAFXDPBridge says why an AF_XDP bridge gets local bypass
-// only: the program keys its XSKMAP by receive queue alone, so the sockets
-// of the two interfaces' queue N would need the same slot.
-const bypassUnsupportedAFXDPBridge = "afxdp bridge: the XDP bypass program keys AF_XDP sockets by receive queue only, " +
-	"so both sides of a bridge cannot share it; flows are bypassed in user space only (not inspected, still forwarded by Vigil)"
+// bypassWatchdog is how old the heartbeat may get before the program fails
+// open (the profiles have no key for it yet: bypass.fail-open-timeout).
+const bypassWatchdog = bypass.DefaultWatchdog
+
+// bypassPinRoot is where the programs are pinned.
+const bypassPinRoot = bypass.DefaultPinRoot
 
 // bypassPlan is the flow bypass of one run.
 type bypassPlan struct {
@@ -57,6 +76,11 @@ type bypassPlan struct {
 	// prog is the XDP program; nil when flows are bypassed locally only.
 	prog           *bypass.Program
 	failOpenOnExit bool
+	// tookOver: the program replaced a gone Vigil's in its links and
+	// fails open until bypassReady.
+	tookOver bool
+	// stopHeartbeat ends the watchdog's heartbeat goroutine (nil: none).
+	stopHeartbeat func()
 	// how says where bypassed flows go, for the summary.
 	how string
 }
@@ -99,6 +123,13 @@ func bypassXDPMode(m string) (bypass.XDPMode, error) {
 func (e *engineRun) startBypass(backend string, ifaces []string) error {
 	cfg := e.cfg
 	trig, on := bypassTriggers(cfg)
+	if !on || !cfg.Bypass.Enabled {
+		if backend == "afpacket" || backend == "afxdp" {
+			if err := e.removeOrphanBypass(ifaces); err != nil {
+				return err
+			}
+		}
+	}
 	if !on {
 		return nil
 	}
@@ -111,7 +142,10 @@ func (e *engineRun) startBypass(backend string, ifaces []string) error {
 	if err != nil {
 		return err
 	}
-	opts := bypass.Options{Interfaces: ifaces, XDPMode: xmode}
+	opts := bypass.Options{Interfaces: ifaces, XDPMode: xmode, PinRoot: bypassPinRoot}
+	if cfg.Bypass.FailOpenOnExit {
+		opts.Persist, opts.Watchdog = true, bypassWatchdog
+	}
 	switch backend {
 	case "afpacket":
 		if len(ifaces) == 2 {
@@ -119,8 +153,7 @@ func (e *engineRun) startBypass(backend string, ifaces []string) error {
 		}
 	case "afxdp":
 		if len(ifaces) == 2 {
-			fmt.Fprintf(e.stderr, "vigil: warning: bypass: %s\n", bypassUnsupportedAFXDPBridge)
-			return nil
+			opts.Mode = bypass.ModeBridge
 		}
 		opts.RedirectToXSK = true
 	case "nfqueue":
@@ -143,12 +176,137 @@ func (e *engineRun) startBypass(backend string, ifaces []string) error {
 		return err
 	}
 	plan.prog = prog
-	var modes []string
+	if m := prog.MountedBPFFS(); m != "" {
+		fmt.Fprintf(e.stderr, "vigil: bypass: mounted bpffs on %s (it was not mounted) to pin the XDP program\n", m)
+		if ns := ipNetnsExecName(); ns != "" {
+			fmt.Fprintf(e.stderr, "vigil: warning: bypass: running under \"ip netns exec %s\", whose private mount namespace "+
+				"(and the bpffs in it) ends with vigil: the XDP program will not outlive it; run vigil with nsenter --net=/run/netns/%s\n", ns, ns)
+		}
+	}
+	var modes, pinned []string
 	for _, a := range prog.Attachments() {
 		modes = append(modes, a.Interface+" "+a.Mode.String())
+		if a.TookOver != 0 {
+			plan.tookOver = true
+			fmt.Fprintf(e.stderr, "vigil: bypass: %s: took over the XDP link of a Vigil that is gone (program %d replaced); "+
+				"failing open until the capture is ready\n", a.Interface, a.TookOver)
+		}
+		if a.PinDir != "" {
+			pinned = append(pinned, a.PinDir)
+		}
 	}
 	plan.how = fmt.Sprintf("XDP %s on %s", opts.Mode, strings.Join(modes, ", "))
+	if len(pinned) > 0 {
+		plan.how += "; pinned in " + strings.Join(pinned, ", ")
+	}
+	if opts.Watchdog > 0 {
+		plan.stopHeartbeat = e.heartbeat(prog)
+	}
 	return nil
+}
+
+// removeOrphanBypass removes the XDP bypass program a Vigil with
+// bypass.fail-open-on-exit left on the capture interfaces, for a run that
+// loads none: failing open, it would carry the traffic past the capture.
+// It fails when a running Vigil owns the program; another XDP program is
+// left for the capture backend to report.
+func (e *engineRun) removeOrphanBypass(ifaces []string) error {
+	for _, ifc := range ifaces {
+		d, err := bypass.DetachInterface(ifc, bypassPinRoot)
+		switch {
+		case err == nil:
+			fmt.Fprintf(e.stderr, "vigil: bypass: %s: removed the XDP bypass program a previous Vigil left (program %d, pins %q): this run loads none\n",
+				ifc, d.ProgramID, d.PinDir)
+		case errors.Is(err, bypass.ErrInUse):
+			return err
+		}
+	}
+	return nil
+}
+
+// heartbeat stamps the program's watchdog every bypass.HeartbeatInterval
+// until the returned function is called (which waits for the goroutine).
+func (e *engineRun) heartbeat(prog *bypass.Program) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(bypass.HeartbeatInterval)
+		defer tick.Stop()
+		failing := false
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			err := prog.Heartbeat()
+			switch {
+			case err != nil && !failing:
+				fmt.Fprintf(e.stderr, "vigil: bypass: heartbeat: %v (the program fails open after %v without one)\n", err, bypassWatchdog)
+			case err == nil && failing:
+				fmt.Fprintln(e.stderr, "vigil: bypass: heartbeat: working again")
+			}
+			failing = err != nil
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// ipNetnsExecName returns the network namespace name when this process
+// runs under "ip netns exec NAME" (which mounts a sysfs named NAME on /sys
+// in a private mount namespace), or "".
+func ipNetnsExecName() string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		// ID parent major:minor root mountpoint options [optional...] - fstype source super-options
+		f := strings.Fields(line)
+		sep := slices.Index(f, "-")
+		if len(f) < 5 || sep < 5 || sep+2 >= len(f) || f[4] != "/sys" || f[sep+1] != "sysfs" {
+			continue
+		}
+		src := f[sep+2]
+		if src == "sysfs" || strings.Contains(src, "/") {
+			continue
+		}
+		if _, err := os.Stat("/run/netns/" + src); err == nil {
+			return src
+		}
+	}
+	return ""
+}
+
+// bypassReady is called once the capture sources are open: a program that
+// took over a gone Vigil's links stops failing open and hands the traffic
+// to the sources.
+func (e *engineRun) bypassReady() error {
+	if e.bypass == nil || e.bypass.prog == nil || !e.bypass.tookOver {
+		return nil
+	}
+	if err := e.bypass.prog.SetFailOpen(false); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stderr, "vigil: bypass: capture ready: fail-open off")
+	return nil
+}
+
+// bypassXSKOffset is where the AF_XDP sockets of the run's interface i go
+// in the program's XSKMAP.
+func (e *engineRun) bypassXSKOffset(i int) uint32 {
+	if e.bypass == nil || e.bypass.prog == nil {
+		return 0
+	}
+	if as := e.bypass.prog.Attachments(); i < len(as) {
+		return as[i].XSKOffset
+	}
+	return 0
 }
 
 // bypassXSKMap is the XSKMAP the AF_XDP sources insert their sockets into
@@ -160,16 +318,45 @@ func (e *engineRun) bypassXSKMap() *ebpf.Map {
 	return e.bypass.prog.XSKMap()
 }
 
-// stopBypass detaches and frees the XDP program (after a failed start, or
-// at the end of the run).
+// stopBypass ends the XDP program's part in the run (after a failed
+// start, or at the end of the run): with bypass.fail-open-on-exit it
+// leaves the program attached and failing open, otherwise it detaches and
+// frees it.
 func (e *engineRun) stopBypass() {
 	if e.bypass == nil || e.bypass.prog == nil {
 		return
 	}
-	if err := e.bypass.prog.Close(); err != nil {
+	plan := e.bypass
+	if plan.stopHeartbeat != nil {
+		plan.stopHeartbeat()
+		plan.stopHeartbeat = nil
+	}
+	prog := plan.prog
+	plan.prog = nil
+	if st, err := prog.Stats(); err == nil && (st.FailOpen > 0 || st.XSKMiss > 0 || st.NoPeer > 0) {
+		fmt.Fprintf(e.stderr, "vigil: bypass: the XDP program let %d packets through failing open (%d of them because the heartbeat was late); "+
+			"%d found no AF_XDP socket, %d no peer interface\n", st.FailOpen, st.Watchdog, st.XSKMiss, st.NoPeer)
+	}
+	if !plan.failOpenOnExit {
+		if err := prog.Close(); err != nil {
+			fmt.Fprintf(e.stderr, "vigil: %v\n", err)
+		}
+		return
+	}
+	if err := prog.SetFailOpen(true); err != nil {
 		fmt.Fprintf(e.stderr, "vigil: %v\n", err)
 	}
-	e.bypass.prog = nil
+	var ifs, dirs []string
+	for _, a := range prog.Attachments() {
+		ifs = append(ifs, a.Interface)
+		dirs = append(dirs, a.PinDir)
+	}
+	if err := prog.CloseKeepPinned(); err != nil {
+		fmt.Fprintf(e.stderr, "vigil: %v\n", err)
+		return
+	}
+	fmt.Fprintf(e.stderr, "vigil: bypass: XDP program left attached to %s, failing open (pinned in %s); "+
+		"`vigil bypass detach %s` removes it\n", strings.Join(ifs, ", "), strings.Join(dirs, ", "), strings.Join(ifs, " "))
 }
 
 // newBypasser returns a worker's Bypasser, or nil when the run has no
@@ -246,12 +433,22 @@ func (e *engineRun) bypassSummary(w io.Writer, total *pipeline.Snapshot) {
 }
 
 const bypassUsage = `usage: vigil bypass fail-open on|off IF [IF...]
+       vigil bypass detach IF [IF...]
 
-Turns the fail-open switch of the Vigil XDP bypass program attached to each
-interface on or off (in this process's network namespace). While it is on,
-the program lets every packet through in the kernel: a bridge forwards
-everything to the peer interface, an IDS sensor passes everything to the
-stack. Needs CAP_BPF and CAP_NET_ADMIN.
+fail-open turns the fail-open switch of the Vigil XDP bypass program
+attached to each interface on or off (in this process's network namespace).
+While it is on, the program lets every packet through in the kernel: a
+bridge forwards everything to the peer interface, an IDS sensor passes
+everything to the stack.
+
+detach removes the Vigil XDP bypass program from each interface, and its
+pins under ` + bypassPinRoot + ` (a program left attached by a Vigil that
+ran with bypass.fail-open-on-exit and has exited or died). It refuses while
+a running Vigil owns the program. Run it in the mount namespace Vigil ran
+in (not under "ip netns exec", which has a bpffs of its own: use
+"nsenter --net=/run/netns/NAME").
+
+Both need CAP_BPF and CAP_NET_ADMIN.
 `
 
 // bypassCommand runs `vigil bypass ...`; args are the words after
@@ -260,6 +457,26 @@ func bypassCommand(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 		fmt.Fprint(stdout, bypassUsage)
 		return exitOK
+	}
+	if len(args) >= 2 && args[0] == "detach" {
+		code := exitOK
+		for _, ifc := range args[1:] {
+			d, err := bypass.DetachInterface(ifc, bypassPinRoot)
+			if err != nil {
+				fmt.Fprintf(stderr, "vigil: %v\n", err)
+				code = exitError
+				continue
+			}
+			var did []string
+			if d.ProgramID != 0 {
+				did = append(did, fmt.Sprintf("detached XDP bypass program %d", d.ProgramID))
+			}
+			if d.PinDir != "" {
+				did = append(did, "removed its pins "+d.PinDir)
+			}
+			fmt.Fprintf(stdout, "vigil: %s: %s\n", ifc, strings.Join(did, ", "))
+		}
+		return code
 	}
 	if len(args) < 3 || args[0] != "fail-open" {
 		fmt.Fprint(stderr, bypassUsage)

@@ -7,6 +7,9 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vigil-ids/vigil/dataplane/capture"
 	"github.com/vigil-ids/vigil/dataplane/capture/afpacket"
@@ -111,6 +114,9 @@ func (e *engineRun) livePlan() (capturePlan, error) {
 			var err error
 			if len(ifaces) == 2 {
 				o.PeerQueueID = uint32(q)
+				// One XSKMAP for both sides: the program keys the peer's
+				// sockets apart by its interface offset.
+				o.PeerXSKMap, o.PeerXSKMapOffset = o.XSKMap, e.bypassXSKOffset(1)
 				src, err = afxdp.OpenBridge(ifaces[0], ifaces[1], o)
 				plan.ips = true
 			} else {
@@ -169,6 +175,9 @@ func (e *engineRun) livePlan() (capturePlan, error) {
 	if cfg.IPS.Enabled {
 		plan.ips = true
 	}
+	if err := e.bypassReady(); err != nil {
+		return fail(err)
+	}
 	mode := a.runmode
 	if mode == "" {
 		mode = cfg.Runmode
@@ -209,8 +218,15 @@ func afxdpXDPMode(m string) string {
 	return m
 }
 
-// rxQueues counts an interface's receive queues (sysfs), at least 1.
+// rxQueues counts an interface's receive queues, at least 1: the ethtool
+// channel counts (rx + combined), which the kernel answers in this
+// process's network namespace; else sysfs. (/sys shows the namespace of
+// whoever mounted it: the host's when vigil runs under nsenter --net, as a
+// run whose XDP bypass must outlive it does.)
 func rxQueues(ifc string) int {
+	if n, err := ethtoolRxQueues(ifc); err == nil && n > 0 {
+		return n
+	}
 	ents, err := os.ReadDir("/sys/class/net/" + ifc + "/queues")
 	if err != nil {
 		return 1
@@ -222,6 +238,39 @@ func rxQueues(ifc string) int {
 		}
 	}
 	return max(n, 1)
+}
+
+// ethtoolChannels is struct ethtool_channels (uapi linux/ethtool.h).
+type ethtoolChannels struct {
+	cmd                                         uint32
+	maxRx, maxTx, maxOther, maxCombined         uint32
+	rxCount, txCount, otherCount, combinedCount uint32
+}
+
+// ethtoolRxQueues returns the receive queues of ifc in use (ETHTOOL_GCHANNELS:
+// rx-only plus combined channels).
+func ethtoolRxQueues(ifc string) (int, error) {
+	if len(ifc) >= unix.IFNAMSIZ {
+		return 0, unix.EINVAL
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	ch := ethtoolChannels{cmd: unix.ETHTOOL_GCHANNELS}
+	var ifr struct {
+		name [unix.IFNAMSIZ]byte
+		data unsafe.Pointer
+		_    [16]byte // the rest of struct ifreq's union
+	}
+	copy(ifr.name[:], ifc)
+	ifr.data = unsafe.Pointer(&ch)
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr))); e != 0 {
+		return 0, e
+	}
+	runtime.KeepAlive(&ch)
+	return int(ch.rxCount + ch.combinedCount), nil
 }
 
 // pinner lays the run's threads out on the configured CPU sets and returns

@@ -17,11 +17,14 @@
 // Every other frame goes on to user space: redirected to the AF_XDP socket
 // of its receive queue (the xsks map, filled by the AF_XDP backend) when
 // Options.RedirectToXSK is set, otherwise XDP_PASS to the stack, where
-// AF_PACKET sees it. Frames the program does not parse fully (IPv4
-// fragments, IPv6 extension headers, a third VLAN tag, truncated headers,
-// protocols other than TCP/UDP) always go to user space, and so do TCP
-// segments with FIN or RST on a bypassed flow: the flow manager sees the end
-// of the flow and calls Delete.
+// AF_PACKET sees it. The interfaces share one xsks map: the socket of
+// queue q of an interface goes in at its Attachment.XSKOffset + q (the
+// program looks the offset up by ingress ifindex in bypass_ifaces), so the
+// two sides of an AF_XDP bridge each reach their own sockets. Frames the
+// program does not parse fully (IPv4 fragments, IPv6 extension headers, a
+// third VLAN tag, truncated headers, protocols other than TCP/UDP) always
+// go to user space, and so do TCP segments with FIN or RST on a bypassed
+// flow: the flow manager sees the end of the flow and calls Delete.
 //
 // The fail-open switch (SetFailOpen, or SetFailOpenOnInterface from another
 // process) makes the program let everything through in the kernel: in bridge
@@ -32,6 +35,34 @@
 // detaches when the link's last file descriptor closes (Close, or the
 // process's death): after that the interfaces behave as without Vigil.
 //
+// # Outliving the process
+//
+// With Options.Persist the links and maps are pinned in bpffs
+// (PinRoot/net<netns inode>/<interface>/: link, flows_v4, flows_v6,
+// bypass_config, ...; Load mounts bpffs on /sys/fs/bpf when PinRoot is under
+// it and nothing is mounted there, as bpftool does), so the program stays
+// attached when the process exits or is killed. Options.Watchdog makes the
+// program fail open by itself when user space is gone: the owner calls
+// Heartbeat every HeartbeatInterval, which stamps bypass_watchdog with
+// CLOCK_MONOTONIC; when the stamp is older than Watchdog, every frame goes
+// to the peer (bridge) or the stack (IDS) until the next heartbeat.
+// CloseKeepPinned ends a run and leaves the program attached, failing open
+// at once. Pins live as long as the bpffs instance they are in: the mount
+// namespace's /sys/fs/bpf. `ip netns exec` gives each command a private
+// mount namespace with a fresh /sys, and a bpffs mounted there dies with
+// the command; run a persistent Vigil with `nsenter --net=...` instead.
+//
+// Load takes over an interface that already carries a Vigil bypass program
+// whose owner is gone (its watchdog is on and the heartbeat stale): it
+// finds the program's bpf_link (by ifindex and program ID, so also a link
+// pinned in another mount namespace), replaces the program in it
+// (BPF_LINK_UPDATE, no moment without a program) with a freshly loaded one
+// and empty maps, and starts with the fail-open switch on, so traffic keeps
+// flowing until the caller's sockets are ready and it calls
+// SetFailOpen(false). An interface whose Vigil program has a live owner, or
+// that carries another XDP program, is refused with EBUSY.
+// DetachInterface removes a program and its pins.
+//
 // Bridge mode in driver (native) mode needs interfaces whose driver can
 // transmit redirected frames (ndo_xdp_xmit). On a veth, a frame redirected
 // into B reaches B's peer only when that peer runs NAPI: an XDP program
@@ -41,9 +72,13 @@
 // mode has no such requirement (TestBridgeVethModes). XDPAuto picks driver
 // mode on a veth.
 //
-// Kernel: Linux 5.14 or later (bpf_link for XDP, DEVMAP_HASH, batch lookup,
-// lookup-and-delete on hash maps). Loading and attaching need CAP_BPF and
-// CAP_NET_ADMIN; no bpffs mount is used.
+// Kernel: Linux 5.14 or later, the oldest with everything used: bpf_link
+// for XDP with BPF_LINK_UPDATE, BPF_LINK_DETACH and link info (5.9),
+// DEVMAP_HASH (5.4), batch lookup on hash maps (5.6), lookup-and-delete on
+// hash maps (5.14), BPF instruction set v3 (5.1). The program passes the
+// verifier of 6.18, the kernel the tests run on; on older ones it has not
+// been run. Loading and attaching
+// need CAP_BPF and CAP_NET_ADMIN (and CAP_SYS_ADMIN to mount bpffs).
 //
 // A Program is safe for concurrent use by several goroutines (workers add
 // and delete flows, the flow manager iterates and expires them).
@@ -53,6 +88,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,10 +181,46 @@ type Options struct {
 	// bytes of kernel memory (measured memlock for 64Ki flows on 2 CPUs:
 	// 18.9 MB for flows_v4, 22.0 MB for flows_v6).
 	MaxFlows int
-	// XSKQueues is the number of slots in XSKMap; 0 means the largest
-	// receive queue count of the interfaces.
+	// XSKQueues is the number of XSKMap slots per interface; 0 means the
+	// largest receive queue count of the interfaces. XSKMap has
+	// XSKQueues slots for each interface: interface i's queue q is at
+	// i*XSKQueues + q (Attachment.XSKOffset).
 	XSKQueues int
+	// StartFailOpen loads the program with the fail-open switch on (it
+	// is on anyway after a takeover): traffic passes in the kernel until
+	// the caller calls SetFailOpen(false).
+	StartFailOpen bool
+
+	// Watchdog, when not 0, makes the program fail open whenever the last
+	// Heartbeat is older than this (DefaultWatchdog is a good value; at
+	// least MinWatchdog). The owner must then call Heartbeat every
+	// HeartbeatInterval for as long as it runs.
+	Watchdog time.Duration
+	// PinRoot is the bpffs directory of the pins (DefaultPinRoot). With
+	// Persist the program is pinned there; without, Load still removes
+	// the pins of an interface whose program it takes over, so that the
+	// program leaves with Close. Empty: no pins are used at all.
+	PinRoot string
+	// Persist pins each interface's link and the maps in
+	// PinRoot/net<netns inode>/<interface>/, so the program stays
+	// attached after the process exits or dies. Needs PinRoot and
+	// Watchdog (without a watchdog a dead owner's program would keep
+	// sending traffic to sockets nobody reads).
+	Persist bool
 }
+
+// Defaults of the watchdog.
+const (
+	// DefaultWatchdog is the heartbeat age after which the program fails
+	// open (Options.Watchdog).
+	DefaultWatchdog = time.Second
+	// MinWatchdog is the smallest Options.Watchdog accepted.
+	MinWatchdog = 10 * time.Millisecond
+	// HeartbeatInterval is how often the owner calls Heartbeat.
+	HeartbeatInterval = 100 * time.Millisecond
+	// DefaultPinRoot is where Vigil pins its bypass programs.
+	DefaultPinRoot = "/sys/fs/bpf/vigil"
+)
 
 // Attachment describes the program on one interface.
 type Attachment struct {
@@ -155,6 +229,15 @@ type Attachment struct {
 	// Mode is the mode the kernel reports the program attached in:
 	// XDPDriver or XDPGeneric (XDPAuto if it could not tell).
 	Mode XDPMode
+	// XSKOffset is where the interface's AF_XDP sockets go in XSKMap:
+	// queue q at key XSKOffset + q.
+	XSKOffset uint32
+	// PinDir is the bpffs directory of the interface's pins (Persist),
+	// or empty.
+	PinDir string
+	// TookOver is the ID of the program of a gone owner that Load
+	// replaced in the interface's link; 0 when Load attached afresh.
+	TookOver uint32
 }
 
 // Counters are the kernel's counters of one direction of a bypassed flow,
@@ -176,12 +259,13 @@ type Stats struct {
 	Passed         uint64 // packets passed to the stack (XDP_PASS), fail-open excluded
 	ToXSK          uint64 // packets redirected to the AF_XDP socket map
 	XSKMiss        uint64 // RedirectToXSK set but no socket at the queue: passed to the stack instead
-	FailOpen       uint64 // packets let through by the fail-open switch
+	FailOpen       uint64 // packets let through by the fail-open switch or the watchdog
 	ParseErrors    uint64 // truncated or malformed headers: sent to user space
 	Fragments      uint64 // IPv4 fragments: sent to user space
 	IPv6ExtHeaders uint64 // IPv6 packets with extension headers: sent to user space
 	FlowEnds       uint64 // TCP FIN/RST on a bypassed flow: sent to user space
 	NoPeer         uint64 // bridge mode without a peer for the ingress interface: sent to user space / passed
+	Watchdog       uint64 // of FailOpen: let through because the heartbeat was older than Options.Watchdog
 	MapFull        uint64 // Add refused with ErrMapFull (counted in user space)
 }
 
@@ -199,22 +283,30 @@ const countersSize = 24
 
 // Names the operator lookup (SetFailOpenOnInterface) matches in the kernel.
 const (
-	progName      = "vigil_bypass"
-	configMapName = "bypass_config"
+	progName        = "vigil_bypass"
+	configMapName   = "bypass_config"
+	watchdogMapName = "bypass_watchdog"
 )
 
 // Program is the loaded XDP bypass: the program, its maps and the links
 // attaching it to the interfaces.
 type Program struct {
-	mode    Mode
-	objs    bypassObjects
-	links   []link.Link
-	attach  []Attachment
-	ncpu    int
-	valSize int // per-CPU value buffer: ncpu * countersSize
-	v4FD    int
-	v6FD    int
-	clock   monoClock
+	mode   Mode
+	objs   bypassObjects
+	links  []link.Link
+	attach []Attachment
+	// takenOver[i]: links[i] was found attached (a gone owner's) and
+	// its program replaced; a failed Load leaves it attached.
+	takenOver []bool
+	ncpu      int
+	valSize   int // per-CPU value buffer: ncpu * countersSize
+	v4FD      int
+	v6FD      int
+	clock     monoClock
+
+	watchdog time.Duration
+	persist  bool
+	mounted  string // where Load mounted bpffs, or ""
 
 	// mu guards the map file descriptors against Close: every map
 	// operation holds it for reading.
@@ -228,9 +320,11 @@ type Program struct {
 }
 
 // Load loads the XDP program and its maps, configures them from opts and
-// attaches the program to every interface. The interfaces are resolved and
-// the program attached in the network namespace of the calling thread.
-// Close detaches and frees everything.
+// attaches the program to every interface, taking over the link of an
+// interface whose Vigil program has lost its owner (see the package doc).
+// The interfaces are resolved and the program attached in the network
+// namespace of the calling thread. Close detaches and frees everything;
+// CloseKeepPinned (with Persist) leaves the program attached.
 func Load(opts Options) (*Program, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
@@ -238,42 +332,87 @@ func Load(opts Options) (*Program, error) {
 	type iface struct {
 		name  string
 		index int
+		li    linkXDP
+		old   link.Link // the link of a gone owner's program, taken over
+		oldID ebpf.ProgramID
 	}
 	ifs := make([]iface, len(opts.Interfaces))
+	closeOld := func() {
+		for _, f := range ifs {
+			if f.old != nil {
+				f.old.Close()
+			}
+		}
+	}
 	maxQueues := 1
+	tookOver := false
 	for i, name := range opts.Interfaces {
 		ifi, err := net.InterfaceByName(name)
 		if err != nil {
+			closeOld()
 			return nil, fmt.Errorf("bypass: interface %s: %w", name, err)
 		}
 		li, err := queryLink(name, ifi.Index)
 		if err != nil {
+			closeOld()
 			return nil, err
 		}
+		f := iface{name: name, index: ifi.Index, li: li}
 		if li.attached != xdpAttachedNone {
-			return nil, fmt.Errorf("bypass: interface %s: an XDP program (id %d) is already attached: %w",
-				name, li.progID+li.drvProgID+li.skbProgID, unix.EBUSY)
+			f.old, f.oldID, err = claimLink(name, ifi.Index, li)
+			if err != nil {
+				closeOld()
+				return nil, err
+			}
+			tookOver = true
 		}
 		maxQueues = max(maxQueues, int(li.numRxQueues))
-		ifs[i] = iface{name, ifi.Index}
+		ifs[i] = f
 	}
 	if opts.XSKQueues == 0 {
 		opts.XSKQueues = maxQueues
 	}
+	if tookOver {
+		opts.StartFailOpen = true
+	}
 	p, err := newProgram(opts)
 	if err != nil {
+		closeOld()
+		return nil, err
+	}
+	// From here on the taken-over links belong to p (p.links), and a
+	// failure leaves them as they were found: attached, failing open.
+	fail := func(err error) (*Program, error) {
+		closeOld()
+		p.abort()
 		return nil, err
 	}
 	if opts.Mode == ModeBridge {
 		if err := p.setPeer(ifs[0].index, ifs[1].index); err != nil {
-			p.Close()
-			return nil, fmt.Errorf("bypass: bridge %s -> %s: %w", ifs[0].name, ifs[1].name, err)
+			return fail(fmt.Errorf("bypass: bridge %s -> %s: %w", ifs[0].name, ifs[1].name, err))
 		}
 		if err := p.setPeer(ifs[1].index, ifs[0].index); err != nil {
-			p.Close()
-			return nil, fmt.Errorf("bypass: bridge %s -> %s: %w", ifs[1].name, ifs[0].name, err)
+			return fail(fmt.Errorf("bypass: bridge %s -> %s: %w", ifs[1].name, ifs[0].name, err))
 		}
 	}
+	for i, f := range ifs {
+		off := uint32(i * opts.XSKQueues)
+		if err := p.objs.BypassIfaces.Update(uint32(f.index), bypassIfaceCfg{XskOffset: off}, ebpf.UpdateAny); err != nil {
+			return fail(fmt.Errorf("bypass: %s: bypass_ifaces update: %w", f.name, err))
+		}
+	}
+	var nsDir string
+	if opts.PinRoot != "" {
+		if opts.Persist {
+			if p.mounted, err = ensureBPFFS(opts.PinRoot); err != nil {
+				return fail(err)
+			}
+		}
+		if nsDir, err = netnsPinDir(opts.PinRoot); err != nil {
+			return fail(err)
+		}
+	}
+
 	var flags link.XDPAttachFlags
 	switch opts.XDPMode {
 	case XDPDriver:
@@ -281,25 +420,71 @@ func Load(opts Options) (*Program, error) {
 	case XDPGeneric:
 		flags = link.XDPGenericMode
 	}
-	for _, f := range ifs {
-		l, err := link.AttachXDP(link.XDPOptions{Program: p.objs.VigilBypass, Interface: f.index, Flags: flags})
-		if err != nil {
-			p.Close()
-			return nil, fmt.Errorf("bypass: attach XDP (%s mode) to %s: %w", opts.XDPMode, f.name, err)
+	for i := range ifs {
+		f := &ifs[i]
+		a := Attachment{Interface: f.name, Ifindex: f.index, XSKOffset: uint32(i * opts.XSKQueues)}
+		var l link.Link
+		if f.old != nil && !modeMatches(opts.XDPMode, f.li.attached) {
+			// Another attach mode was asked for: a link cannot change
+			// it. Detach the old program and attach afresh.
+			if err := f.old.Detach(); err != nil {
+				return fail(fmt.Errorf("bypass: %s: detach program %d (attached in another XDP mode): %w", f.name, f.oldID, err))
+			}
+			f.old.Close()
+			f.old = nil
 		}
-		p.links = append(p.links, l)
-		a := Attachment{Interface: f.name, Ifindex: f.index}
+		if f.old != nil {
+			if err := f.old.Update(p.objs.VigilBypass); err != nil {
+				return fail(fmt.Errorf("bypass: %s: replace program %d in its link: %w", f.name, f.oldID, err))
+			}
+			l, f.old = f.old, nil
+			a.TookOver = uint32(f.oldID)
+			p.links = append(p.links, l)
+			p.takenOver = append(p.takenOver, true)
+		} else {
+			var err error
+			l, err = link.AttachXDP(link.XDPOptions{Program: p.objs.VigilBypass, Interface: f.index, Flags: flags})
+			if err != nil {
+				return fail(fmt.Errorf("bypass: attach XDP (%s mode) to %s: %w", opts.XDPMode, f.name, err))
+			}
+			p.links = append(p.links, l)
+			p.takenOver = append(p.takenOver, false)
+		}
+		p.attach = append(p.attach, a)
+		if nsDir != "" {
+			dir := filepath.Join(nsDir, f.name)
+			if err := removePins(dir); err != nil {
+				return fail(fmt.Errorf("bypass: %s: %w", f.name, err))
+			}
+			if opts.Persist {
+				if err := p.pin(dir, l); err != nil {
+					return fail(fmt.Errorf("bypass: %s: %w", f.name, err))
+				}
+				p.attach[i].PinDir = dir
+			}
+		}
 		if li, err := queryLink(f.name, f.index); err == nil {
 			switch li.attached {
 			case xdpAttachedDrv:
-				a.Mode = XDPDriver
+				p.attach[i].Mode = XDPDriver
 			case xdpAttachedSKB:
-				a.Mode = XDPGeneric
+				p.attach[i].Mode = XDPGeneric
 			}
 		}
-		p.attach = append(p.attach, a)
 	}
 	return p, nil
+}
+
+// modeMatches reports whether a program attached in mode attached (an
+// IFLA_XDP_ATTACHED value) is attached as want asks.
+func modeMatches(want XDPMode, attached uint8) bool {
+	switch want {
+	case XDPDriver:
+		return attached == xdpAttachedDrv
+	case XDPGeneric:
+		return attached == xdpAttachedSKB
+	}
+	return true
 }
 
 func (o *Options) check() error {
@@ -315,6 +500,17 @@ func (o *Options) check() error {
 	default:
 		return fmt.Errorf("bypass: unknown mode %d", o.Mode)
 	}
+	for i, a := range o.Interfaces {
+		if a == "" || strings.ContainsAny(a, "/\x00") || a == "." || a == ".." {
+			return fmt.Errorf("bypass: interface name %q", a)
+		}
+		if slices.Contains(o.Interfaces[:i], a) {
+			return fmt.Errorf("bypass: interface %s given twice", a)
+		}
+	}
+	if len(o.Interfaces) > maxInterfaces {
+		return fmt.Errorf("bypass: %d interfaces, at most %d", len(o.Interfaces), maxInterfaces)
+	}
 	if o.XDPMode > XDPGeneric {
 		return fmt.Errorf("bypass: unknown XDP mode %d", o.XDPMode)
 	}
@@ -324,8 +520,20 @@ func (o *Options) check() error {
 	if o.XSKQueues < 0 || o.XSKQueues > 4096 {
 		return fmt.Errorf("bypass: XSKQueues %d out of range [0, 4096]", o.XSKQueues)
 	}
+	if o.Watchdog != 0 && (o.Watchdog < MinWatchdog || o.Watchdog > time.Hour) {
+		return fmt.Errorf("bypass: Watchdog %v out of range [%v, 1h]", o.Watchdog, MinWatchdog)
+	}
+	if o.PinRoot != "" && !filepath.IsAbs(o.PinRoot) {
+		return fmt.Errorf("bypass: PinRoot %q is not an absolute path", o.PinRoot)
+	}
+	if o.Persist && (o.PinRoot == "" || o.Watchdog == 0) {
+		return errors.New("bypass: Persist needs PinRoot and Watchdog")
+	}
 	return nil
 }
+
+// maxInterfaces is the size of bypass_ifaces.
+const maxInterfaces = 64
 
 // newProgram loads program and maps and writes the configuration; it
 // attaches nothing (Load does, the BPF_PROG_TEST_RUN tests do not).
@@ -341,13 +549,14 @@ func newProgram(o Options) (*Program, error) {
 	}
 	spec.Maps[bypassMapFlowsV4].MaxEntries = uint32(2 * maxFlows)
 	spec.Maps[bypassMapFlowsV6].MaxEntries = uint32(2 * maxFlows)
-	spec.Maps[bypassMapXsks].MaxEntries = uint32(xskQueues)
+	spec.Maps[bypassMapXsks].MaxEntries = uint32(xskQueues * max(len(o.Interfaces), 1))
 
 	ncpu, err := ebpf.PossibleCPU()
 	if err != nil {
 		return nil, fmt.Errorf("bypass: possible CPUs: %w", err)
 	}
-	p := &Program{mode: o.Mode, ncpu: ncpu, valSize: ncpu * countersSize, clock: newMonoClock()}
+	p := &Program{mode: o.Mode, ncpu: ncpu, valSize: ncpu * countersSize, clock: newMonoClock(),
+		watchdog: o.Watchdog, persist: o.Persist}
 	p.bufs.New = func() any {
 		b := make([]byte, p.valSize)
 		return &b
@@ -366,15 +575,22 @@ func newProgram(o Options) (*Program, error) {
 	if o.Mode == ModeBridge {
 		mode = modeBridgeForward
 	}
-	var xsk uint32
+	var xsk, failOpen uint32
 	if o.RedirectToXSK {
 		xsk = 1
 	}
-	for _, kv := range [...][2]uint32{{cfgMode, mode}, {cfgFailOpen, 0}, {cfgRedirectXSK, xsk}} {
+	if o.StartFailOpen {
+		failOpen = 1
+	}
+	for _, kv := range [...][2]uint32{{cfgMode, mode}, {cfgFailOpen, failOpen}, {cfgRedirectXSK, xsk}} {
 		if err := p.objs.BypassConfig.Update(kv[0], kv[1], ebpf.UpdateAny); err != nil {
 			p.objs.Close()
 			return nil, fmt.Errorf("bypass: %s update slot %d: %w", configMapName, kv[0], err)
 		}
+	}
+	if err := p.writeWatchdog(p.clock.now().mono); err != nil {
+		p.objs.Close()
+		return nil, err
 	}
 	return p, nil
 }
@@ -773,12 +989,15 @@ func (p *Program) Stats() (Stats, error) {
 		s.IPv6ExtHeaders += c.Ipv6Ext
 		s.FlowEnds += c.FlowEnds
 		s.NoPeer += c.NoPeer
+		s.Watchdog += c.Watchdog
 	}
 	return s, nil
 }
 
-// Close detaches the program from every interface and frees the program
-// and its maps (including XSKMap). It is safe to call more than once.
+// Close detaches the program from every interface (also when a pin it
+// cannot see holds the link: the link is detached, not just closed),
+// removes its pins (Persist) and frees the program and its maps (including
+// XSKMap). It is safe to call more than once.
 func (p *Program) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -788,8 +1007,17 @@ func (p *Program) Close() error {
 	p.closed = true
 	var errs []error
 	for i, l := range p.links {
-		if err := l.Close(); err != nil {
+		if err := l.Detach(); err != nil && !errors.Is(err, link.ErrNotSupported) {
 			errs = append(errs, fmt.Errorf("bypass: detach from %s: %w", p.attach[i].Interface, err))
+		}
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("bypass: close link of %s: %w", p.attach[i].Interface, err))
+		}
+		if dir := p.attach[i].PinDir; dir != "" {
+			if err := removePins(dir); err != nil {
+				errs = append(errs, fmt.Errorf("bypass: %s: %w", p.attach[i].Interface, err))
+			}
+			removeEmptyParents(dir)
 		}
 	}
 	if err := p.objs.Close(); err != nil {
@@ -797,3 +1025,84 @@ func (p *Program) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// CloseKeepPinned ends this process's use of a persistent program (Options.
+// Persist) and leaves it attached through its pins: it marks the owner gone
+// in the watchdog, so the program fails open at once (bridge: every frame
+// to the peer; IDS: to the stack) and the next Load takes it over, then
+// closes this process's file descriptors. The pins stay until a Load takes
+// the interfaces over or DetachInterface removes them. Without Persist it
+// returns an error and does nothing (use Close).
+func (p *Program) CloseKeepPinned() error {
+	if !p.persist {
+		return errors.New("bypass: CloseKeepPinned: the program is not pinned (Options.Persist)")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	var errs []error
+	if err := p.writeWatchdog(0); err != nil {
+		errs = append(errs, err)
+	}
+	for i, l := range p.links {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("bypass: close link of %s: %w", p.attach[i].Interface, err))
+		}
+	}
+	if err := p.objs.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("bypass: close program and maps: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// abort undoes a Load that failed part way: links it attached afresh are
+// detached and their pins removed; links it took over stay attached (with
+// the new program, failing open, or the old one) as they were found.
+func (p *Program) abort() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for i, l := range p.links {
+		if !p.takenOver[i] {
+			l.Detach()
+			if i < len(p.attach) && p.attach[i].PinDir != "" {
+				removePins(p.attach[i].PinDir)
+			}
+		}
+		l.Close()
+	}
+	p.objs.Close()
+}
+
+// Heartbeat tells the program's watchdog that user space is alive: it
+// stamps bypass_watchdog with the current CLOCK_MONOTONIC time. With
+// Options.Watchdog set, the owner calls it every HeartbeatInterval; it is
+// harmless without. One bpf(2) syscall, no allocation.
+func (p *Program) Heartbeat() error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
+	return p.writeWatchdog(p.clock.now().mono)
+}
+
+// writeWatchdog writes bypass_watchdog: heartbeat (CLOCK_MONOTONIC ns; 0:
+// the owner is gone) and the timeout. The caller holds p.mu or owns p.
+func (p *Program) writeWatchdog(heartbeat int64) error {
+	var key uint32
+	var val [16]byte
+	putU64(val[0:], uint64(heartbeat))
+	putU64(val[8:], uint64(p.watchdog))
+	if err := bpfsys.Update(p.objs.BypassWatchdog.FD(), unsafe.Pointer(&key), unsafe.Pointer(&val[0]), bpfsys.UpdateAny); err != nil {
+		return fmt.Errorf("bypass: %s update: %w", watchdogMapName, err)
+	}
+	return nil
+}
+
+// MountedBPFFS returns the directory Load mounted bpffs on for the pins
+// (it was not mounted), or "".
+func (p *Program) MountedBPFFS() string { return p.mounted }

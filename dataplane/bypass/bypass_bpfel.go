@@ -44,6 +44,12 @@ type bypassFlowKeyV6 struct {
 	Pad       [3]uint8
 }
 
+type bypassIfaceCfg struct {
+	_         structs.HostLayout
+	XskOffset uint32
+	Pad       uint32
+}
+
 type bypassStats struct {
 	_             structs.HostLayout
 	BypassPackets uint64
@@ -57,19 +63,28 @@ type bypassStats struct {
 	Ipv6Ext       uint64
 	FlowEnds      uint64
 	NoPeer        uint64
+	Watchdog      uint64
+}
+
+type bypassWatchdog struct {
+	_           structs.HostLayout
+	HeartbeatNs uint64
+	TimeoutNs   uint64
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	bypassMapBypassConfig = "bypass_config"
-	bypassMapBypassPeers  = "bypass_peers"
-	bypassMapBypassStats  = "bypass_stats"
-	bypassMapFlowsV4      = "flows_v4"
-	bypassMapFlowsV6      = "flows_v6"
-	bypassMapXsks         = "xsks"
-	bypassProgVigilBypass = "vigil_bypass"
+	bypassMapBypassConfig   = "bypass_config"
+	bypassMapBypassIfaces   = "bypass_ifaces"
+	bypassMapBypassPeers    = "bypass_peers"
+	bypassMapBypassStats    = "bypass_stats"
+	bypassMapBypassWatchdog = "bypass_watchdog"
+	bypassMapFlowsV4        = "flows_v4"
+	bypassMapFlowsV6        = "flows_v6"
+	bypassMapXsks           = "xsks"
+	bypassProgVigilBypass   = "vigil_bypass"
 )
 
 // loadBypass returns the embedded CollectionSpec for bypass.
@@ -121,12 +136,14 @@ type bypassProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bypassMapSpecs struct {
-	BypassConfig *ebpf.MapSpec `ebpf:"bypass_config"`
-	BypassPeers  *ebpf.MapSpec `ebpf:"bypass_peers"`
-	BypassStats  *ebpf.MapSpec `ebpf:"bypass_stats"`
-	FlowsV4      *ebpf.MapSpec `ebpf:"flows_v4"`
-	FlowsV6      *ebpf.MapSpec `ebpf:"flows_v6"`
-	Xsks         *ebpf.MapSpec `ebpf:"xsks"`
+	BypassConfig   *ebpf.MapSpec `ebpf:"bypass_config"`
+	BypassIfaces   *ebpf.MapSpec `ebpf:"bypass_ifaces"`
+	BypassPeers    *ebpf.MapSpec `ebpf:"bypass_peers"`
+	BypassStats    *ebpf.MapSpec `ebpf:"bypass_stats"`
+	BypassWatchdog *ebpf.MapSpec `ebpf:"bypass_watchdog"`
+	FlowsV4        *ebpf.MapSpec `ebpf:"flows_v4"`
+	FlowsV6        *ebpf.MapSpec `ebpf:"flows_v6"`
+	Xsks           *ebpf.MapSpec `ebpf:"xsks"`
 }
 
 // bypassVariableSpecs contains global variables before they are loaded into the kernel.
@@ -155,19 +172,23 @@ func (o *bypassObjects) Close() error {
 //
 // It can be passed to loadBypassObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bypassMaps struct {
-	BypassConfig *ebpf.Map `ebpf:"bypass_config"`
-	BypassPeers  *ebpf.Map `ebpf:"bypass_peers"`
-	BypassStats  *ebpf.Map `ebpf:"bypass_stats"`
-	FlowsV4      *ebpf.Map `ebpf:"flows_v4"`
-	FlowsV6      *ebpf.Map `ebpf:"flows_v6"`
-	Xsks         *ebpf.Map `ebpf:"xsks"`
+	BypassConfig   *ebpf.Map `ebpf:"bypass_config"`
+	BypassIfaces   *ebpf.Map `ebpf:"bypass_ifaces"`
+	BypassPeers    *ebpf.Map `ebpf:"bypass_peers"`
+	BypassStats    *ebpf.Map `ebpf:"bypass_stats"`
+	BypassWatchdog *ebpf.Map `ebpf:"bypass_watchdog"`
+	FlowsV4        *ebpf.Map `ebpf:"flows_v4"`
+	FlowsV6        *ebpf.Map `ebpf:"flows_v6"`
+	Xsks           *ebpf.Map `ebpf:"xsks"`
 }
 
 func (m *bypassMaps) Close() error {
 	return _BypassClose(
 		m.BypassConfig,
+		m.BypassIfaces,
 		m.BypassPeers,
 		m.BypassStats,
+		m.BypassWatchdog,
 		m.FlowsV4,
 		m.FlowsV6,
 		m.Xsks,

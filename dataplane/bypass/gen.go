@@ -7,4 +7,4 @@ package bypass
 //
 //	go generate ./dataplane/bypass/
 //
-//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -cc clang -cflags "-O2 -mcpu=v3 -Wall -Werror" -type flow_key_v4 -type flow_key_v6 -type flow_counters -type stats bypass bpf/bypass.c -- -I/usr/include/x86_64-linux-gnu -I/usr/include/aarch64-linux-gnu
+//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -cc clang -cflags "-O2 -mcpu=v3 -Wall -Werror" -type flow_key_v4 -type flow_key_v6 -type flow_counters -type stats -type watchdog -type iface_cfg bypass bpf/bypass.c -- -I/usr/include/x86_64-linux-gnu -I/usr/include/aarch64-linux-gnu

@@ -59,29 +59,13 @@ func setFailOpenOnProgram(id ebpf.ProgramID, v uint32) (bool, error) {
 	if info.Name != progName {
 		return false, nil
 	}
-	ids, ok := info.MapIDs()
-	if !ok {
-		return false, errors.New("kernel does not report the program's maps")
+	m, err := progMap(prog, configMapName)
+	if err != nil {
+		return false, err
 	}
-	for _, mid := range ids {
-		m, err := ebpf.NewMapFromID(mid)
-		if err != nil {
-			return false, fmt.Errorf("map %d: %w", mid, err)
-		}
-		mi, err := m.Info()
-		if err != nil || mi.Name != configMapName {
-			m.Close()
-			if err != nil {
-				return false, fmt.Errorf("map %d info: %w", mid, err)
-			}
-			continue
-		}
-		err = m.Update(cfgFailOpen, v, ebpf.UpdateAny)
-		m.Close()
-		if err != nil {
-			return false, fmt.Errorf("%s update fail-open: %w", configMapName, err)
-		}
-		return true, nil
+	defer m.Close()
+	if err := m.Update(cfgFailOpen, v, ebpf.UpdateAny); err != nil {
+		return false, fmt.Errorf("%s update fail-open: %w", configMapName, err)
 	}
-	return false, fmt.Errorf("%s map not found among the program's maps", configMapName)
+	return true, nil
 }

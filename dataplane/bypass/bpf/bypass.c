@@ -9,7 +9,10 @@
 // the peer interface (bridge mode: bypass_peers[ingress ifindex]) without
 // reaching the capture socket. Every other frame continues to user space:
 // redirected to the AF_XDP socket of its receive queue (xsks) when
-// redirect_to_xsk is set, otherwise XDP_PASS (AF_PACKET, the stack).
+// redirect_to_xsk is set, otherwise XDP_PASS (AF_PACKET, the stack). Several
+// interfaces share one xsks map: the socket of queue q of an interface is at
+// bypass_ifaces[ingress ifindex].xsk_offset + q (offset 0 when the
+// interface has no entry).
 //
 // Frames the program does not understand (IPv4 fragments, IPv6 extension
 // headers, a third VLAN tag, truncated headers, other protocols) always go to
@@ -18,7 +21,11 @@
 //
 // The fail-open switch (bypass_config[CFG_FAIL_OPEN]) lets everything through
 // in the kernel: bridge mode redirects every frame to the peer, IDS mode
-// returns XDP_PASS.
+// returns XDP_PASS. The watchdog (bypass_watchdog) does the same by itself
+// when user space is gone: user space stamps heartbeat_ns with
+// CLOCK_MONOTONIC (the clock of bpf_ktime_get_ns) every 100 ms, and when
+// timeout_ns is not 0 and the stamp is older than that, the program fails
+// open until the next heartbeat.
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -34,6 +41,18 @@
 #define CFG_FAIL_OPEN 1
 #define CFG_REDIRECT_XSK 2
 #define CFG_MAX 3
+
+// The watchdog: the one entry of bypass_watchdog.
+struct watchdog {
+	__u64 heartbeat_ns; // bpf_ktime_get_ns of user space's last heartbeat
+	__u64 timeout_ns;   // fail open when the heartbeat is older; 0: off
+};
+
+// Per-interface settings: bypass_ifaces[ingress ifindex].
+struct iface_cfg {
+	__u32 xsk_offset; // the interface's queue q is at xsks[xsk_offset + q]
+	__u32 pad;
+};
 
 // Flow key of an IPv4 flow, one direction. Addresses and ports are in
 // network byte order, VLAN IDs in host order (0 = no tag). Padding is zero.
@@ -74,12 +93,13 @@ struct stats {
 	__u64 passed;         // XDP_PASS to the stack (not fail-open)
 	__u64 to_xsk;         // redirected to xsks[rx_queue_index]
 	__u64 xsk_miss;       // redirect_to_xsk set but no socket at that queue: passed
-	__u64 fail_open;      // let through by the fail-open switch
+	__u64 fail_open;      // let through by the fail-open switch or the watchdog
 	__u64 parse_errors;   // truncated or malformed headers: to user space
 	__u64 fragments;      // IPv4 fragments: to user space
 	__u64 ipv6_ext;       // IPv6 with an extension header: to user space
 	__u64 flow_ends;      // FIN/RST of a bypassed TCP flow: to user space
 	__u64 no_peer;        // bridge mode, no devmap entry for the ingress interface: to user space (fail-open: XDP_PASS)
+	__u64 watchdog;       // of fail_open: let through because the heartbeat was stale
 };
 
 struct {
@@ -111,7 +131,23 @@ struct {
 	__uint(max_entries, 8);
 } bypass_peers SEC(".maps");
 
-// AF_XDP sockets by receive queue index; filled by the AF_XDP backend.
+// Per-interface settings (struct iface_cfg), keyed by ifindex.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, struct iface_cfg);
+	__uint(max_entries, 64);
+} bypass_ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct watchdog);
+	__uint(max_entries, 1);
+} bypass_watchdog SEC(".maps");
+
+// AF_XDP sockets by interface offset + receive queue index; filled by the
+// AF_XDP backend.
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
 	__type(key, __u32);
@@ -174,7 +210,10 @@ static __always_inline __u32 cfg_get(__u32 slot)
 static __always_inline int to_user(struct xdp_md *ctx, struct stats *st)
 {
 	if (cfg_get(CFG_REDIRECT_XSK)) {
-		int act = bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
+		__u32 ifindex = ctx->ingress_ifindex;
+		struct iface_cfg *ic = bpf_map_lookup_elem(&bypass_ifaces, &ifindex);
+		__u32 slot = ctx->rx_queue_index + (ic ? ic->xsk_offset : 0);
+		int act = bpf_redirect_map(&xsks, slot, XDP_PASS);
 		if (act == XDP_REDIRECT) {
 			st->to_xsk++;
 			return act;
@@ -185,12 +224,28 @@ static __always_inline int to_user(struct xdp_md *ctx, struct stats *st)
 	return XDP_PASS;
 }
 
-// count_flow adds one frame to a flow entry (this CPU's slot).
-static __always_inline void count_flow(struct flow_counters *fc, __u64 len)
+// user_gone reports whether the watchdog is on and user space's heartbeat
+// is older than its timeout; *now is the time it read (0: none). The age is
+// signed: a heartbeat stamped a hair ahead of this CPU's clock is fresh,
+// not 584 years old.
+static __always_inline int user_gone(__u64 *now)
+{
+	__u32 zero = 0;
+	struct watchdog *wd = bpf_map_lookup_elem(&bypass_watchdog, &zero);
+	if (!wd || !wd->timeout_ns)
+		return 0;
+	*now = bpf_ktime_get_ns();
+	__s64 age = (__s64)(*now - wd->heartbeat_ns);
+	return age > (__s64)wd->timeout_ns;
+}
+
+// count_flow adds one frame to a flow entry (this CPU's slot); now is the
+// time already read for this frame, or 0.
+static __always_inline void count_flow(struct flow_counters *fc, __u64 len, __u64 now)
 {
 	fc->packets++;
 	fc->bytes += len;
-	fc->last_seen_ns = bpf_ktime_get_ns();
+	fc->last_seen_ns = now ? now : bpf_ktime_get_ns();
 }
 
 SEC("xdp")
@@ -205,8 +260,12 @@ int vigil_bypass(struct xdp_md *ctx)
 		return XDP_PASS; // cannot happen: a one-entry array
 
 	__u32 mode = cfg_get(CFG_MODE);
-	if (cfg_get(CFG_FAIL_OPEN)) {
+	int gone = 0;
+	__u64 now = 0;
+	if (cfg_get(CFG_FAIL_OPEN) || (gone = user_gone(&now))) {
 		st->fail_open++;
+		if (gone)
+			st->watchdog++;
 		if (mode != MODE_BRIDGE_REDIRECT)
 			return XDP_PASS;
 		int act = bpf_redirect_map(&bypass_peers, ctx->ingress_ifindex, XDP_PASS);
@@ -340,13 +399,13 @@ int vigil_bypass(struct xdp_md *ctx)
 			st->no_peer++;
 			return to_user(ctx, st);
 		}
-		count_flow(fc, len);
+		count_flow(fc, len, now);
 		st->bypass_packets++;
 		st->bypass_bytes += len;
 		return act;
 	}
 
-	count_flow(fc, len);
+	count_flow(fc, len, now);
 	st->bypass_packets++;
 	st->bypass_bytes += len;
 	return XDP_DROP;
