@@ -39,8 +39,9 @@
 // WriteCapture writes pcap or pcapng. For live sending, Run pulls frames
 // from a FrameSource (a Generator, a Replayer of a capture file with
 // per-loop client address rewriting, or Prebuild's loop of generated
-// frames) and hands them in batches to a Sender (AFPacketSender here; an
-// AF_XDP sender can implement the same interface), paced by token buckets
+// frames) and hands them in batches to a Sender (AFPacketSender, over an
+// AF_PACKET socket and sendmmsg, or AFXDPSender, over a transmit-only
+// AF_XDP socket and its UMEM), paced by token buckets
 // in packets and bits per second, bounded by a count or a duration, and
 // returns a Report (packets, bytes, achieved rates, send errors).
 //

@@ -28,7 +28,7 @@ type vethPair struct {
 
 var vethSeq atomic.Int32
 
-// newVethPair creates namespaces vgenNNNNa and vgenNNNNb joined by a veth
+// newVethPair creates namespaces vxaNNNNa and vxaNNNNb joined by a veth
 // pair with the same names, both up; t.Cleanup deletes them.
 func newVethPair(t *testing.T) vethPair {
 	t.Helper()
@@ -38,7 +38,7 @@ func newVethPair(t *testing.T) vethPair {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("iproute2 (ip) not installed")
 	}
-	id := fmt.Sprintf("vgen%d%d", os.Getpid()%10000, vethSeq.Add(1))
+	id := fmt.Sprintf("vxa%d%d", os.Getpid()%10000, vethSeq.Add(1))
 	v := vethPair{nsA: id + "a", nsB: id + "b"}
 	ip := func(args ...string) {
 		t.Helper()

@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// Sender transmits Ethernet frames on an interface: the AF_PACKET sender
-// here, an AF_XDP one later.
+// Sender transmits Ethernet frames on an interface: AFPacketSender or
+// AFXDPSender.
 //
 // Ownership: Send copies the frames (the kernel copies them, or the
 // sender into its ring or UMEM) before it returns; the caller keeps its

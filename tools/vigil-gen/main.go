@@ -9,6 +9,7 @@
 //	vigil-gen --scenario web-mix --flows 10000 -w out.pcap --manifest out.json --rules out.rules
 //	vigil-gen --scenario syn-flood -i eth1 --pps 1M --duration 10s --report load.json
 //	vigil-gen --scenario web-mix -i eth1 --prebuild 100000 --count 50000000   # top speed
+//	vigil-gen --scenario web-mix -i eth1 --via afxdp --pps 200k --duration 5s # AF_XDP socket
 //	vigil-gen --replay small.pcap --loops 100 -i eth1 --bps 5G
 package main
 
@@ -51,6 +52,8 @@ type options struct {
 	report               string
 	noBypass, pipeline   bool
 	prebuild             int
+	via, xdpMode         string
+	queue                uint
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -66,7 +69,10 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.out, "w", "", "write the frames to `FILE` (pcapng if it ends in .pcapng, else pcap)")
 	fs.StringVar(&o.manifest, "manifest", "", "write the manifest (flows, planted attacks, expectations) as JSON to `FILE`")
 	fs.StringVar(&o.rules, "rules", "", "write rules detecting the planted markers to `FILE`")
-	fs.StringVar(&o.iface, "i", "", "send live on `IFACE` (AF_PACKET)")
+	fs.StringVar(&o.iface, "i", "", "send live on `IFACE` (through --via)")
+	fs.StringVar(&o.via, "via", "afpacket", "live sending through `SOCKET`: afpacket (AF_PACKET, sendmmsg) or afxdp (a transmit-only AF_XDP socket on --queue; copy mode on drivers without zero-copy, such as veth)")
+	fs.StringVar(&o.xdpMode, "xdp-mode", "auto", "--via afxdp: bind the socket in `MODE` auto (zero-copy, else copy), copy or zerocopy")
+	fs.UintVar(&o.queue, "queue", 0, "--via afxdp: the interface queue `N` to send on")
 	fs.StringVar(&o.pps, "pps", "", "rate limit in packets/s (k, M, G suffixes); none: top speed")
 	fs.StringVar(&o.bps, "bps", "", "rate limit in bits/s of frame bytes (k, M, G suffixes)")
 	fs.IntVar(&o.burst, "burst", 0, "frames per send call and token-bucket depth (default 32 when paced, 256 at top speed)")
@@ -76,7 +82,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.loops, "loops", 1, "replay loops (each adds its number to the client addresses); 0: until --count/--duration")
 	fs.StringVar(&o.clients, "clients", "", "replay: rewrite the addresses in this `CIDR` (default: learn clients from the capture)")
 	fs.StringVar(&o.report, "report", "", "write the load report as JSON to `FILE`")
-	fs.BoolVar(&o.noBypass, "no-qdisc-bypass", false, "send through the interface's qdisc (default: PACKET_QDISC_BYPASS)")
+	fs.BoolVar(&o.noBypass, "no-qdisc-bypass", false, "--via afpacket: send through the interface's qdisc (default: PACKET_QDISC_BYPASS)")
 	fs.IntVar(&o.prebuild, "prebuild", 0, "live: make the scenario's first `N` frames once and send them in loops, the client addresses moved by the loop number (fastest)")
 	fs.BoolVar(&o.pipeline, "pipeline", false, "make the next batch of frames in a second goroutine while one is sent (helps with a core to spare)")
 	if err := fs.Parse(args); err != nil {
@@ -84,6 +90,19 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	switch o.via {
+	case "afpacket", "afxdp":
+	default:
+		return nil, fmt.Errorf("--via %q: want afpacket or afxdp", o.via)
+	}
+	switch o.xdpMode {
+	case "auto", "copy", "zerocopy":
+	default:
+		return nil, fmt.Errorf("--xdp-mode %q: want auto, copy or zerocopy", o.xdpMode)
+	}
+	if o.queue > 1<<16 {
+		return nil, fmt.Errorf("--queue %d: not a queue number", o.queue)
 	}
 	return o, nil
 }
@@ -265,7 +284,7 @@ func (o *options) send(ctx context.Context, src gen.FrameSource, name string) (g
 	}
 	cfg.Burst, cfg.Duration, cfg.Count = o.burst, o.duration, o.count
 	cfg.Pipeline = o.pipeline
-	s, err := gen.NewAFPacketSender(o.iface, gen.AFPacketOptions{QdiscBypass: !o.noBypass})
+	s, err := o.sender()
 	if err != nil {
 		return gen.Report{}, err
 	}
@@ -274,11 +293,27 @@ func (o *options) send(ctx context.Context, src gen.FrameSource, name string) (g
 	if cerr := s.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
+	// Close may find frames that never left (an AF_XDP TX ring).
+	rep.KernelDrops = s.Stats().KernelDrops
 	rep.Source, rep.Interface, rep.Sender = name, o.iface, s.Name()
 	if drop1, err2 := gen.IfaceCounter(o.iface, "tx_dropped"); derr == nil && err2 == nil {
 		rep.IfaceTxDropped = int64(drop1 - drop0)
 	}
 	return rep, err
+}
+
+// namedSender is a Sender that says what it is.
+type namedSender interface {
+	gen.Sender
+	Name() string
+}
+
+// sender opens the socket --via asks for.
+func (o *options) sender() (namedSender, error) {
+	if o.via == "afxdp" {
+		return gen.NewAFXDPSender(o.iface, gen.AFXDPOptions{QueueID: uint32(o.queue), Mode: o.xdpMode})
+	}
+	return gen.NewAFPacketSender(o.iface, gen.AFPacketOptions{QdiscBypass: !o.noBypass})
 }
 
 // parseRate reads "250000", "1.5M", "10G", "100k" (powers of 1000).

@@ -30,8 +30,9 @@
 // in an RX ring), held by the engine (in a batch between Next and Done), or
 // a TX ring (until the kernel gives it back on the completion ring). Fill
 // rings and completion rings are sized so they can never overflow; each
-// socket's fill ring is kept topped up to its quota (all frames in IDS
-// mode, half each in a bridge) from the free list at every Next and Done.
+// socket's fill ring is kept topped up to its quota from the free list at
+// every Next and Done: all frames in IDS mode; in a bridge, half each of
+// all but BatchSize frames, which stay free for Inject.
 //
 // # Ownership
 //
@@ -63,6 +64,18 @@
 // socket goes in at PeerQueueID + PeerXSKMapOffset), since a socket only
 // accepts packets from its own device and queue.
 //
+// # Injection
+//
+// A bridge implements capture.Injector: Inject copies a frame of the
+// engine's (a TCP reset, an ICMP unreachable) into a free UMEM frame and
+// posts it on the TX ring of the side p arrived on (toSource) or of the
+// other side. In IDS mode Inject fails with ErrInjectNeedsBridge.
+//
+// # Transmit-only sockets
+//
+// OpenTx opens a Tx: one AF_XDP socket with a TX ring and no RX ring, no
+// XDP program, for traffic generators. Send copies frames into its UMEM.
+//
 // # Counters
 //
 // Stats().KernelDrops is the sum over the sockets of the kernel's
@@ -72,14 +85,25 @@
 // was full. rx_fill_ring_empty_descs and tx_ring_empty_descs count events,
 // not packets (in zero-copy mode the driver drops and counts when the fill
 // ring is empty), and are reported in Counters only. InvalidDrops is
-// rx_invalid_descs + tx_invalid_descs + descriptors the kernel returned
-// that did not name a frame of ours (Counters.BadDescs). Packets the engine
-// saw but that were not forwarded are in Counters: VerdictDrops,
-// TxRingFull (the peer TX ring had no room even after a wakeup: counted and
-// dropped, never waited for), TxDeviceDrops (the peer device refused the
-// frame in copy mode). So in a bridge, Packets = Forwarded + VerdictDrops +
-// TxRingFull (+ BadDone never, for a correct caller), and the frames
-// forwarded reach the peer wire unless counted in TxDeviceDrops.
+// rx_invalid_descs + descriptors the kernel returned that did not name a
+// frame of ours (Counters.BadDescs).
+//
+// Stats().TxDrops counts every frame a bridge was told to forward, or
+// Inject to send, that did not leave: TxRingFull (the peer TX ring had no
+// room even after a wakeup: counted and dropped, never waited for),
+// TxDeviceDrops (the device refused the frame in copy mode, for example
+// because the peer is down), the kernel's tx_invalid_descs (never, for
+// the descriptors this package writes), TxLost (frames still on a TX ring
+// when Close gave up sending them) and InjectDrops (Inject calls that
+// sent nothing, and injected frames lost in one of the ways above).
+// Forwarded counts the packets that left (put on the peer's TX ring and
+// not dropped there), Injected the injected frames that left. So in a
+// bridge every packet is accounted for:
+//
+//	Packets = Forwarded + VerdictDrops + (TxDrops - InjectDrops)
+//
+// (+ BadDone never, for a correct caller), and without injection
+// Packets = Forwarded + VerdictDrops + TxDrops.
 package afxdp
 
 import (
@@ -110,6 +134,9 @@ const (
 	DefaultRingSize    = 2048
 	DefaultPollTimeout = 100 * time.Millisecond
 	DefaultBusyPollUs  = 20
+	// DrainTimeout is how long Close waits for the kernel to take the
+	// frames left on a TX ring.
+	DrainTimeout = 200 * time.Millisecond
 
 	// xdpPacketHeadroom is XDP_PACKET_HEADROOM: the kernel places packet
 	// data this far into a frame (plus Options.Headroom).
@@ -187,9 +214,11 @@ type SocketStats struct {
 	Queue     uint32
 
 	// Counted by the Source.
-	RxPackets     uint64 // packets read from this socket's RX ring
-	TxFrames      uint64 // frames put on this socket's TX ring (bridge)
-	TxDeviceDrops uint64 // of those, dropped by the device at transmit (copy mode)
+	RxPackets      uint64 // packets read from this socket's RX ring
+	TxFrames       uint64 // frames put on this socket's TX ring (bridge: forwarded and injected; Tx: sent)
+	TxDeviceDrops  uint64 // of those, dropped by the device at transmit (copy mode)
+	OwnDeviceDrops uint64 // of the device drops, frames of our own (Inject, Tx.Send)
+	TxLost         uint64 // frames left on the TX ring, never consumed, when the socket closed
 
 	// XDP_STATISTICS.
 	RxDropped       uint64 // fill ring empty (copy mode) or packet larger than a frame
@@ -204,11 +233,14 @@ type SocketStats struct {
 type Counters struct {
 	capture.Stats
 
-	Forwarded     uint64 // bridge: frames put on the peer's TX ring
+	Forwarded     uint64 // bridge: packets put on the peer's TX ring and not dropped there
 	VerdictDrops  uint64 // bridge: frames dropped by VerdictDrop/VerdictReject
 	TxRingFull    uint64 // bridge: frames dropped because the peer TX ring stayed full
-	TxDeviceDrops uint64 // bridge, copy mode: frames the peer device dropped at transmit (sendto EBUSY)
+	TxDeviceDrops uint64 // bridge, copy mode: frames a device dropped at transmit (sendto EBUSY), forwarded or injected
+	TxLost        uint64 // frames left on a TX ring, never consumed, when Close gave up sending them
 	TxErrors      uint64 // sendto calls that failed otherwise (ENETDOWN, ENXIO, ...); frames stay queued
+	Injected      uint64 // bridge: frames Inject put on a TX ring and not dropped there
+	InjectDrops   uint64 // frames Inject was given that did not leave (also in TxDrops)
 	RxWakeups     uint64 // recvfrom calls (fill ring need_wakeup, busy polling)
 	TxWakeups     uint64 // sendto calls (TX ring need_wakeup)
 	Polls         uint64 // ppoll calls while idle
@@ -226,6 +258,7 @@ type counters struct {
 	packets, bytes                      atomic.Uint64
 	forwarded, verdictDrops, txRingFull atomic.Uint64
 	txErrors                            atomic.Uint64
+	injected, injectFailed              atomic.Uint64
 	rxWakeups, txWakeups, polls         atomic.Uint64
 	badDescs, badDone                   atomic.Uint64
 	sock                                [2]sockCounters
@@ -233,6 +266,10 @@ type counters struct {
 
 type sockCounters struct {
 	rxPackets, txFrames, txDeviceDrops atomic.Uint64
+	ownDeviceDrops                     atomic.Uint64
+	// Frames found on the TX ring, never consumed, at Close: ours and
+	// forwarded ones.
+	lostOwn, lostFwd atomic.Uint64
 }
 
 // Source is an AF_XDP capture source (IDS) or bridge (IPS). It implements
@@ -416,6 +453,9 @@ func open(o Options, zeroCopy bool) (_ *Source, err error) {
 	}()
 
 	quota := o.NumFrames / s.nsock
+	if s.bridge {
+		quota = (o.NumFrames - o.BatchSize) / 2 // BatchSize frames stay free for Inject
+	}
 	for i := 0; i < s.nsock; i++ {
 		c := &sockConfig{
 			ifname: names[i], ifindex: ifindex[i], queue: queues[i], side: uint8(i),
@@ -555,13 +595,29 @@ func (s *Source) Counters() Counters {
 	}
 	s.statsMu.Unlock()
 	c.InvalidDrops = c.BadDescs
-	for _, k := range c.Sockets {
+	injected := s.ctr.injected.Load()
+	var fwdLost, invalid uint64
+	failed := s.ctr.injectFailed.Load()
+	c.InjectDrops = failed
+	for i, k := range c.Sockets {
 		c.TxDeviceDrops += k.TxDeviceDrops
+		c.TxLost += k.TxLost
 		c.KernelDrops += k.RxDropped + k.RxRingFull
-		c.InvalidDrops += k.RxInvalidDescs + k.TxInvalidDescs
+		c.InvalidDrops += k.RxInvalidDescs
+		invalid += k.TxInvalidDescs
 		c.FillRingEmpty += k.RxFillRingEmpty
 		c.TxRingEmpty += k.TxRingEmpty
+		own := k.OwnDeviceDrops + s.ctr.sock[i].lostOwn.Load()
+		c.InjectDrops += own
+		injected -= min(injected, own)
+		fwdLost += k.TxDeviceDrops - k.OwnDeviceDrops + s.ctr.sock[i].lostFwd.Load()
 	}
+	// An invalid TX descriptor cannot be told apart; it is counted as a
+	// forwarded frame lost (this package never writes one).
+	fwdLost += invalid
+	c.Forwarded -= min(c.Forwarded, fwdLost)
+	c.Injected = injected
+	c.TxDrops = c.TxRingFull + c.TxDeviceDrops + c.TxLost + invalid + failed
 	return c
 }
 
@@ -580,6 +636,7 @@ func (s *Source) kernelStats() []SocketStats {
 		out = append(out, SocketStats{
 			Interface: x.ifname, Queue: x.queue,
 			RxPackets: sc.rxPackets.Load(), TxFrames: sc.txFrames.Load(), TxDeviceDrops: sc.txDeviceDrops.Load(),
+			OwnDeviceDrops: sc.ownDeviceDrops.Load(), TxLost: sc.lostOwn.Load() + sc.lostFwd.Load(),
 			RxDropped: st.RxDropped, RxInvalidDescs: st.RxInvalidDescs, TxInvalidDescs: st.TxInvalidDescs,
 			RxRingFull: st.RxRingFull, RxFillRingEmpty: st.RxFillRingEmptyDescs, TxRingEmpty: st.TxRingEmptyDescs,
 		})
@@ -587,14 +644,19 @@ func (s *Source) kernelStats() []SocketStats {
 	return out
 }
 
-// Close closes the sockets, detaches the program if this was its last
-// user, and unmaps the UMEM. Packets of batches not given back must not be
-// touched afterwards. Close must not run concurrently with Next or Done.
+// Close gives the kernel up to DrainTimeout to send what the TX rings
+// still hold (frames it never takes are counted in TxLost), closes the
+// sockets, detaches the program if this was its last user, and unmaps the
+// UMEM. Packets of batches not given back must not be touched afterwards.
+// Close must not run concurrently with Next or Done.
 func (s *Source) Close() error {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
 	if s.closed {
 		return nil
+	}
+	for i := 0; i < s.nsock; i++ {
+		s.drainTx(&s.socks[i], DrainTimeout)
 	}
 	s.final = s.kernelStats()
 	s.closed = true

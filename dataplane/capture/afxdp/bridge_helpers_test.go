@@ -21,7 +21,7 @@ import (
 )
 
 // bridgeNet is client ns <-> [A | vigil | B] <-> server ns:
-// vxdp-cli:vxdpc (10.77.0.1) - vxdpba ~ vxdpbb - vxdps (10.77.0.2):vxdp-srv.
+// vxa-cli:vxac (10.77.0.1) - vxaba ~ vxabb - vxas (10.77.0.2):vxa-srv.
 type bridgeNet struct {
 	cliNS, srvNS string
 	a, b         string // the bridge's interfaces, here
@@ -35,7 +35,7 @@ const (
 
 func newBridgeNet(t testing.TB) *bridgeNet {
 	t.Helper()
-	n := &bridgeNet{cliNS: "vxdp-cli", srvNS: "vxdp-srv", a: "vxdpba", b: "vxdpbb", cli: "vxdpc", srv: "vxdps"}
+	n := &bridgeNet{cliNS: "vxa-cli", srvNS: "vxa-srv", a: "vxaba", b: "vxabb", cli: "vxac", srv: "vxas"}
 	netns(t, n.cliNS)
 	netns(t, n.srvNS)
 	veth(t, n.a, n.cli, n.cliNS)

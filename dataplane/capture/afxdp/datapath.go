@@ -3,6 +3,7 @@
 package afxdp
 
 import (
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -271,23 +272,27 @@ func (s *Source) Done(b *packet.Batch) {
 }
 
 // kick makes the kernel transmit what x's TX ring holds, when the ring's
-// need_wakeup flag asks for it. In copy mode sendto transmits up to the
-// socket's budget per call and returns 0 once the ring is empty, EAGAIN
-// when frames remain (budget used up, completion ring full, or the device
-// queue busy - nothing lost), and EBUSY when the device dropped one frame
-// (it still completes). EBUSY always consumes a descriptor, so kick goes on
-// until the ring is empty; EAGAIN is retried at most maxKicks times. It
-// never blocks.
-func (s *Source) kick(x *xsk) {
+// need_wakeup flag asks for it (always, on a socket bound without
+// need_wakeup). In copy mode sendto transmits up to the socket's budget
+// per call and returns 0 once the ring is empty, EAGAIN when frames remain
+// (budget used up, completion ring full, or the device queue busy -
+// nothing lost), and EBUSY when the device dropped one frame (it still
+// completes; it is the last descriptor the kernel consumed, which tells
+// whether it was one of our own). EBUSY always consumes a descriptor, so
+// kick goes on until the ring is empty; EAGAIN is retried at most maxKicks
+// times. It never blocks. It returns the errno of a sendto that failed
+// otherwise (ENETDOWN, ENXIO, ...; counted in TxErrors), or 0.
+func (s *Source) kick(x *xsk) unix.Errno {
 	if x.fd < 0 {
-		return
+		return 0
 	}
-	var wakeups, devDrops, errs uint64
+	var wakeups, devDrops, ownDrops, errs uint64
+	var hard unix.Errno
 	retries := 0
 	limit := int(x.tx.size) + s.maxKicks // bounds the loop even if the kernel misbehaves
 loop:
 	for i := 0; i < limit; i++ {
-		if !x.tx.needWakeup() {
+		if !x.alwaysKick && !x.tx.needWakeup() {
 			break
 		}
 		e := wakeTx(x.fd)
@@ -297,6 +302,9 @@ loop:
 			break loop
 		case e == unix.EBUSY && !x.zeroCopy:
 			devDrops++ // one frame dropped by the device; it completes
+			if s.droppedOwn(x) {
+				ownDrops++
+			}
 		case e == unix.EAGAIN || e == unix.EINTR:
 			if retries++; retries >= s.maxKicks {
 				break loop
@@ -305,6 +313,7 @@ loop:
 			break loop // zero-copy driver busy: next time
 		default:
 			errs++
+			hard = e
 			break loop
 		}
 		s.reap(x) // EAGAIN may mean a full completion ring
@@ -313,9 +322,43 @@ loop:
 	if devDrops > 0 {
 		s.ctr.sock[x.side].txDeviceDrops.Add(devDrops)
 	}
+	if ownDrops > 0 {
+		s.ctr.sock[x.side].ownDeviceDrops.Add(ownDrops)
+	}
 	if errs > 0 {
 		s.ctr.txErrors.Add(errs)
 	}
+	return hard
+}
+
+// droppedOwn reports whether the descriptor the kernel consumed last on
+// x's TX ring (the frame a copy-mode sendto just reported dropped) names
+// a frame of our own. Nothing has written the TX ring since that sendto.
+func (s *Source) droppedOwn(x *xsk) bool {
+	c := atomic.LoadUint32(x.tx.consumer)
+	idx, ok := s.u.index(x.tx.desc(c - 1).Addr)
+	return ok && s.u.loc(idx) == locTx && s.u.own(idx)
+}
+
+// postCopy copies frame into a free UMEM frame and writes a TX descriptor
+// for it on x's ring (published by the caller with submit). The frame is
+// marked as our own. It returns false, changing nothing, when there is no
+// free frame or no TX slot. The caller checks len(frame) against the
+// frame size.
+func (s *Source) postCopy(x *xsk, frame []byte) bool {
+	u := s.u
+	if len(u.free) == 0 || x.tx.freeSlots(1) == 0 {
+		return false
+	}
+	a, _ := u.popFree()
+	copy(u.mem[a:a+uint64(len(frame))], frame)
+	d := x.tx.desc(x.tx.local)
+	d.Addr, d.Len, d.Options = a, uint32(len(frame)), 0
+	x.tx.local++
+	idx := a >> u.shift
+	u.move(idx, locTx, x.side)
+	u.markOwn(idx)
+	return true
 }
 
 // txPending reports whether a TX ring still holds descriptors the kernel
@@ -394,5 +437,35 @@ func (s *Source) refill(x *xsk) {
 	if x.fd >= 0 && x.inFill > 0 && x.fill.needWakeup() {
 		wakeRx(x.fd)
 		s.ctr.rxWakeups.Add(1)
+	}
+}
+
+// drainTx publishes and kicks what x's TX ring holds until the kernel has
+// taken it all or d has passed, then counts the descriptors it never took
+// as lost (Close). The frames stay where they are: the UMEM goes away.
+func (s *Source) drainTx(x *xsk, d time.Duration) {
+	if !x.hasTx {
+		return
+	}
+	x.tx.submit()
+	deadline := time.Now().Add(d)
+	for x.fd >= 0 && x.tx.pending() != 0 {
+		if s.kick(x) != 0 || !time.Now().Before(deadline) {
+			break
+		}
+		s.reap(x)
+		if x.tx.pending() != 0 {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	s.reap(x)
+	x.tx.pending() // refreshes cached: the kernel's consumer index
+	sc := &s.ctr.sock[x.side]
+	for i := x.tx.cached; i != x.tx.local; i++ {
+		if idx, ok := s.u.index(x.tx.desc(i).Addr); ok && s.u.own(idx) {
+			sc.lostOwn.Add(1)
+		} else {
+			sc.lostFwd.Add(1)
+		}
 	}
 }

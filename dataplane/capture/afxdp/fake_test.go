@@ -75,6 +75,9 @@ func newFakeSource(tb testing.TB, nsock, numFrames, ringSize, batch int, start u
 	s.fmask = uint64(o.FrameSize) - 1
 	k := &fakeKernel{s: s}
 	quota := o.NumFrames / nsock
+	if nsock == 2 {
+		quota = (o.NumFrames - o.BatchSize) / 2 // as open: BatchSize frames stay free for Inject
+	}
 	for i := 0; i < nsock; i++ {
 		x := &s.socks[i]
 		*x = xsk{fd: -1, ifname: [2]string{"fake0", "fake1"}[i], queue: uint32(i), side: uint8(i), fillQuota: quota}

@@ -4,7 +4,10 @@ package afxdp
 
 import (
 	"encoding/binary"
+	"errors"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vigil-ids/vigil/dataplane/packet"
 )
@@ -14,13 +17,14 @@ import (
 // and completion descriptors with arbitrary addresses and lengths (the
 // untrusted input of this package), transmits, Next and Done with
 // arbitrary verdicts, several batches out at once, a batch given back
-// twice. After every step the frame accounting must hold and every packet
+// twice, frames of any length injected toward either side. After every step the frame accounting must hold and every packet
 // must lie inside its own frame; nothing may panic.
 func FuzzRings(f *testing.F) {
 	f.Add([]byte{0, 0, 5, 2, 0, 0, 3, 1, 4, 0, 40, 2, 1, 2})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 60, 0, 2, 0, 3, 3, 6})
 	f.Add([]byte{0, 1, 15, 3, 0, 0, 9, 3, 7, 4, 1, 100, 5, 0, 2, 6})
 	f.Add(binary.BigEndian.AppendUint64([]byte{1, 1}, 0x100+xdpPacketHeadroom))
+	f.Add([]byte{0, 0, 3, 9, 3, 7, 0, 1, 20, 7, 0, 0, 255, 5, 1, 24, 7, 0, 1, 0, 4, 0})
 	f.Fuzz(func(t *testing.T, script []byte) {
 		s, k := newFakeSource(t, 2, 64, 16, 8, 0xfffffff0)
 		var held []*packet.Batch
@@ -38,7 +42,7 @@ func FuzzRings(f *testing.F) {
 			return c
 		}
 		for step := 0; len(script) > 0 && step < 200; step++ {
-			switch op := next(); op % 7 {
+			switch op := next(); op % 8 {
 			case 0: // deliver frames
 				side, n := int(next()&1), int(next()%20)
 				for i := 0; i < n; i++ {
@@ -113,6 +117,20 @@ func FuzzRings(f *testing.F) {
 					held = held[1:]
 					free = append(free, b)
 				}
+			case 7: // inject a frame answering a kept packet
+				if len(held) == 0 || len(held[0].Pkts) == 0 {
+					continue
+				}
+				p := held[0].Pkts[int(next())%len(held[0].Pkts)]
+				toSource := next()&1 == 0
+				frame := make([]byte, int(next())*9) // empty to larger than a frame
+				if len(frame) >= 8 {
+					frame = fakeFrame(seq, len(frame))
+				}
+				err := s.Inject(p, toSource, frame)
+				if err != nil && !errors.Is(err, unix.ENOBUFS) && !errors.Is(err, unix.EMSGSIZE) && !errors.Is(err, ErrNotHeld) {
+					t.Fatalf("Inject: %v", err)
+				}
 			}
 			if err := s.u.audit(); err != nil {
 				t.Fatalf("step %d: %v", step, err)
@@ -145,8 +163,9 @@ func FuzzRings(f *testing.F) {
 		if fc := s.Frames(); fc.Held != 0 || fc.Tx != 0 {
 			t.Fatalf("after draining: frames %+v, counters %+v", fc, c)
 		}
-		if c.Packets != c.Forwarded+c.VerdictDrops+c.TxRingFull {
-			t.Fatalf("packets %d != forwarded %d + drops %d + ring full %d", c.Packets, c.Forwarded, c.VerdictDrops, c.TxRingFull)
+		if c.Packets != c.Forwarded+c.VerdictDrops+c.TxRingFull || c.TxDrops != c.TxRingFull+c.InjectDrops {
+			t.Fatalf("packets %d != forwarded %d + drops %d + ring full %d (tx drops %d, inject drops %d)",
+				c.Packets, c.Forwarded, c.VerdictDrops, c.TxRingFull, c.TxDrops, c.InjectDrops)
 		}
 	})
 }

@@ -21,8 +21,8 @@ import (
 )
 
 // Live tests build veth pairs whose vigil end stays in this process's
-// network namespace and whose far end goes into a namespace named vxdp-*.
-// Every name starts with "vxdp"; everything is deleted in t.Cleanup.
+// network namespace and whose far end goes into a namespace named vxa-*.
+// Every name starts with "vxa"; everything is deleted in t.Cleanup.
 
 // requireLive skips the test unless it runs as root on a kernel with
 // AF_XDP and the ip tool.

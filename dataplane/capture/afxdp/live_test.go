@@ -20,7 +20,7 @@ func TestLiveIDSCopy(t *testing.T) {
 	requireLive(t)
 	for _, xdpMode := range []string{XDPModeDriver, XDPModeGeneric} {
 		t.Run(xdpMode, func(t *testing.T) {
-			const ns, here, there = "vxdp-ids", "vxdpi0", "vxdpi1"
+			const ns, here, there = "vxa-ids", "vxai0", "vxai1"
 			netns(t, ns)
 			veth(t, here, there, ns)
 			// Rings that hold every frame of the test: on a loaded
@@ -80,7 +80,7 @@ func TestLiveIDSCopy(t *testing.T) {
 // KernelDrops (rx_ring_full).
 func TestLiveRxRingFull(t *testing.T) {
 	requireLive(t)
-	const ns, here, there = "vxdp-full", "vxdpf0", "vxdpf1"
+	const ns, here, there = "vxa-full", "vxaf0", "vxaf1"
 	netns(t, ns)
 	veth(t, here, there, ns)
 	const ring = 256
@@ -118,7 +118,7 @@ func TestLiveMultiQueue(t *testing.T) {
 	requireLive(t)
 	for _, xdpMode := range []string{XDPModeDriver, XDPModeGeneric} {
 		t.Run(xdpMode, func(t *testing.T) {
-			const ns, here, there = "vxdp-mq", "vxdpm0", "vxdpm1"
+			const ns, here, there = "vxa-mq", "vxam0", "vxam1"
 			netns(t, ns)
 			veth(t, here, there, ns, "numrxqueues", "2", "numtxqueues", "2")
 			var srcs [2]*Source
@@ -243,8 +243,8 @@ func TestLiveBridge(t *testing.T) {
 			if c.VerdictDrops != 3 {
 				t.Errorf("VerdictDrops %d, want the 3 big echo requests", c.VerdictDrops)
 			}
-			if c.Packets != c.Forwarded+c.VerdictDrops+c.TxRingFull || c.Forwarded < 4<<20/1500 {
-				t.Errorf("packets %d != forwarded %d + verdict drops %d + tx ring full %d", c.Packets, c.Forwarded, c.VerdictDrops, c.TxRingFull)
+			if c.Packets != c.Forwarded+c.VerdictDrops+c.TxDrops || c.Forwarded < 4<<20/1500 {
+				t.Errorf("packets %d != forwarded %d + verdict drops %d + tx drops %d", c.Packets, c.Forwarded, c.VerdictDrops, c.TxDrops)
 			}
 			if c.BadDescs != 0 || c.BadDone != 0 || c.InvalidDrops != 0 || c.TxErrors != 0 {
 				t.Errorf("errors in counters: %+v", c)
@@ -328,8 +328,14 @@ func TestLiveBridgeAccounting(t *testing.T) {
 			}
 			c := s.Counters()
 			t.Logf("%d+%d frames sent in %v; batches %d; counters %+v", per, per, sendTime, eng.batches.Load(), c)
-			if c.Packets != c.Forwarded+c.VerdictDrops+c.TxRingFull {
-				t.Errorf("packets %d != forwarded %d + verdict drops %d + tx ring full %d", c.Packets, c.Forwarded, c.VerdictDrops, c.TxRingFull)
+			// Every packet received left, was dropped by its verdict,
+			// or is a transmit drop (capture.Stats.TxDrops): TX ring
+			// full or refused by the device.
+			if c.Packets != c.Forwarded+c.VerdictDrops+c.TxDrops {
+				t.Errorf("packets %d != forwarded %d + verdict drops %d + tx drops %d", c.Packets, c.Forwarded, c.VerdictDrops, c.TxDrops)
+			}
+			if c.TxDrops != c.TxRingFull+c.TxDeviceDrops || s.Stats().TxDrops != c.TxDrops {
+				t.Errorf("tx drops %d (Stats %d) != tx ring full %d + device drops %d", c.TxDrops, s.Stats().TxDrops, c.TxRingFull, c.TxDeviceDrops)
 			}
 			if c.BadDescs != 0 || c.BadDone != 0 || c.InvalidDrops != 0 || c.TxErrors != 0 {
 				t.Errorf("error counters set: %+v", c)
@@ -357,7 +363,8 @@ func TestLiveBridgeAccounting(t *testing.T) {
 
 // TestLiveBridgePeerDown: frames forwarded to a side whose far end is down
 // are dropped by the device at transmit; they are counted, their frames
-// come back, and nothing is stuck.
+// come back, and nothing is stuck. Frames injected toward the down side
+// are counted as inject drops, those injected toward the live side leave.
 func TestLiveBridgePeerDown(t *testing.T) {
 	requireLive(t)
 	n := newBridgeNet(t)
@@ -367,11 +374,27 @@ func TestLiveBridgePeerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	eng := runEngine(t, s, nil, true)
+	src, dst := mac(t, n.cliNS, n.cli), mac(t, n.srvNS, n.srv)
+	reply := udpTestFrame(t, dst, src, 800000, 3001, 60)
+	var injUp, injDown, injFail int
+	eng := runEngine(t, s, func(p *packet.Packet) packet.Verdict {
+		if seq, ok := testSeq(p.Data); ok && seq%10 == 0 {
+			for _, toSource := range []bool{true, false} {
+				switch err := s.Inject(p, toSource, reply); {
+				case err != nil:
+					injFail++
+				case toSource:
+					injUp++
+				default:
+					injDown++
+				}
+			}
+		}
+		return packet.VerdictForward
+	}, true)
 	run(t, "ip", "-n", n.srvNS, "link", "set", "dev", n.srv, "down")
 	const count = 500
 	fr := make([][]byte, count)
-	src, dst := mac(t, n.cliNS, n.cli), mac(t, n.srvNS, n.srv)
 	for i := range fr {
 		fr[i] = udpTestFrame(t, src, dst, uint32(i), 3000, 100)
 	}
@@ -382,14 +405,23 @@ func TestLiveBridgePeerDown(t *testing.T) {
 	c := s.Counters()
 	a, b := c.Sockets[0], c.Sockets[1]
 	// (A receiver starved of CPU may see RX ring overflows: counted.)
-	if a.RxPackets+a.RxRingFull+a.RxDropped != count || b.TxFrames+c.TxRingFull != a.RxPackets ||
-		b.TxDeviceDrops != b.TxFrames || b.TxDeviceDrops == 0 {
-		t.Fatalf("want %d frames received on A or dropped by the kernel, and each forwarded one dropped at B's device or for a full TX ring: %+v", count, c)
+	if a.RxPackets+a.RxRingFull+a.RxDropped != count || b.TxFrames+c.TxRingFull != a.RxPackets+uint64(injDown) ||
+		b.TxDeviceDrops != b.TxFrames || b.TxDeviceDrops == 0 || b.OwnDeviceDrops != uint64(injDown) {
+		t.Fatalf("want %d frames received on A or dropped by the kernel, and each forwarded or injected one dropped at B's device or for a full TX ring (%d injected toward B): %+v", count, injDown, c)
 	}
 	if fc := s.Frames(); fc.Tx != 0 || fc.Held != 0 {
 		t.Fatalf("frames stuck: %+v", fc)
 	}
-	t.Logf("device drops %d, tx ring full %d, sendto calls %d", b.TxDeviceDrops, c.TxRingFull, c.TxWakeups)
+	// Nothing forwarded left: every packet is a transmit drop in Stats.
+	if c.Forwarded != 0 || c.TxDrops != b.TxDeviceDrops+c.TxRingFull+uint64(injFail) || s.Stats().TxDrops != c.TxDrops {
+		t.Fatalf("forwarded %d, tx drops %d (Stats %d): %+v", c.Forwarded, c.TxDrops, s.Stats().TxDrops, c)
+	}
+	if injUp == 0 || c.Injected != uint64(injUp) || c.InjectDrops != uint64(injDown+injFail) {
+		t.Fatalf("injected %d toward A, %d toward B, %d failed; counters %+v", injUp, injDown, injFail, c)
+	}
+	checkIdentity(t, c)
+	t.Logf("device drops %d (%d injected), tx ring full %d, sendto calls %d; injected %d toward A, %d toward B, %d failed",
+		b.TxDeviceDrops, b.OwnDeviceDrops, c.TxRingFull, c.TxWakeups, injUp, injDown, injFail)
 }
 
 // TestLiveNoAllocs: Next and Done on real sockets (ring syscalls, sendto
@@ -432,7 +464,7 @@ func TestLiveNoAllocs(t *testing.T) {
 // (here the test, standing in for the bypass program) attaches it.
 func TestLiveExternalXSKMap(t *testing.T) {
 	requireLive(t)
-	const ns, here, there = "vxdp-ext", "vxdpe0", "vxdpe1"
+	const ns, here, there = "vxa-ext", "vxae0", "vxae1"
 	netns(t, ns)
 	veth(t, here, there, ns)
 	var objs xskObjects
@@ -480,7 +512,7 @@ func TestLiveExternalXSKMap(t *testing.T) {
 // either way packets arrive.
 func TestLiveBusyPoll(t *testing.T) {
 	requireLive(t)
-	const ns, here, there = "vxdp-busy", "vxdpy0", "vxdpy1"
+	const ns, here, there = "vxa-busy", "vxay0", "vxay1"
 	netns(t, ns)
 	veth(t, here, there, ns)
 	s, err := Open(Options{Interface: here, Mode: ModeCopy, XDPMode: XDPModeDriver, BusyPoll: true, PollTimeout: 20 * time.Millisecond})

@@ -35,7 +35,7 @@ func TestLivePerf(t *testing.T) {
 	const dur = 3 * time.Second
 	for _, xdpMode := range []string{XDPModeDriver, XDPModeGeneric} {
 		t.Run("rx-"+xdpMode, func(t *testing.T) {
-			const ns, here, there = "vxdp-perf", "vxdpq0", "vxdpq1"
+			const ns, here, there = "vxa-perf", "vxaq0", "vxaq1"
 			netns(t, ns)
 			veth(t, here, there, ns)
 			s, err := Open(Options{Interface: here, Mode: ModeCopy, XDPMode: xdpMode, PollTimeout: 10 * time.Millisecond})

@@ -142,8 +142,11 @@ type sockConfig struct {
 	headroom  uint32
 	sharedFD  int // >= 0: bind with XDP_SHARED_UMEM to this socket's UMEM
 
-	fillSize, compSize, rxSize, txSize uint32 // txSize 0: no TX ring
+	fillSize, compSize, rxSize, txSize uint32 // 0: no such ring (fill and RX: a TX-only socket)
 	zeroCopy                           bool   // bind flag XDP_ZEROCOPY, else XDP_COPY
+	// noNeedWakeup binds without XDP_USE_NEED_WAKEUP: the kernel never
+	// asks for a syscall, so every TX kick is a sendto.
+	noNeedWakeup bool
 
 	busyPoll     bool
 	busyPollUsec int
@@ -163,6 +166,9 @@ type xsk struct {
 	rx    ring // consumer: us
 	tx    ring // producer: us (bridge only)
 	hasTx bool
+	// alwaysKick: bound without need_wakeup, so kick does not wait for
+	// the kernel to ask.
+	alwaysKick bool
 
 	// fillQuota is how many frames this socket's fill ring may hold; the
 	// bridge splits the UMEM between its two sockets.
@@ -228,14 +234,18 @@ func openSocket(c *sockConfig) (_ *xsk, err error) {
 	if _, err := getsockopt(fd, unix.SOL_XDP, unix.XDP_MMAP_OFFSETS, unsafe.Pointer(&off), unsafe.Sizeof(off)); err != nil {
 		return nil, c.fail("getsockopt XDP_MMAP_OFFSETS", err)
 	}
-	if err := x.mapRing(c, &x.fill, "fill ring", unix.XDP_UMEM_PGOFF_FILL_RING, off.Fr, c.fillSize, addrEntrySize, true); err != nil {
-		return nil, err
+	if c.fillSize > 0 {
+		if err := x.mapRing(c, &x.fill, "fill ring", unix.XDP_UMEM_PGOFF_FILL_RING, off.Fr, c.fillSize, addrEntrySize, true); err != nil {
+			return nil, err
+		}
 	}
 	if err := x.mapRing(c, &x.comp, "completion ring", unix.XDP_UMEM_PGOFF_COMPLETION_RING, off.Cr, c.compSize, addrEntrySize, false); err != nil {
 		return nil, err
 	}
-	if err := x.mapRing(c, &x.rx, "rx ring", unix.XDP_PGOFF_RX_RING, off.Rx, c.rxSize, descEntrySize, false); err != nil {
-		return nil, err
+	if c.rxSize > 0 {
+		if err := x.mapRing(c, &x.rx, "rx ring", unix.XDP_PGOFF_RX_RING, off.Rx, c.rxSize, descEntrySize, false); err != nil {
+			return nil, err
+		}
 	}
 	if c.txSize > 0 {
 		if err := x.mapRing(c, &x.tx, "tx ring", unix.XDP_PGOFF_TX_RING, off.Tx, c.txSize, descEntrySize, true); err != nil {
@@ -262,7 +272,10 @@ func openSocket(c *sockConfig) (_ *xsk, err error) {
 		sa.Flags = unix.XDP_SHARED_UMEM
 		sa.SharedUmemFD = uint32(c.sharedFD)
 	} else {
-		sa.Flags = unix.XDP_USE_NEED_WAKEUP
+		if !c.noNeedWakeup {
+			sa.Flags = unix.XDP_USE_NEED_WAKEUP
+		}
+		x.alwaysKick = c.noNeedWakeup
 		if c.zeroCopy {
 			sa.Flags |= unix.XDP_ZEROCOPY
 		} else {

@@ -15,7 +15,14 @@ const (
 	numLocs
 )
 
-const sideShift = 4 // state byte: location | side<<sideShift
+// State byte of a frame: location | side<<sideShift | frameOwn.
+const (
+	sideShift = 4
+	// frameOwn marks a frame on a TX ring that carries a frame of our own
+	// (Inject, Tx.Send) rather than a forwarded packet, so that a device
+	// drop of it is counted against the right total. umem.move clears it.
+	frameOwn uint8 = 1 << 5
+)
 
 // umem is the packet buffer area and its frame allocator. Frames are
 // FrameSize-aligned chunks; a frame's index is its base address >> shift.
@@ -61,11 +68,17 @@ func (u *umem) index(addr uint64) (idx uint64, ok bool) {
 
 // is reports whether frame idx is at loc on side.
 func (u *umem) is(idx uint64, loc, side uint8) bool {
-	return u.state[idx] == loc|side<<sideShift
+	return u.state[idx]&^frameOwn == loc|side<<sideShift
 }
 
 func (u *umem) loc(idx uint64) uint8  { return u.state[idx] & (1<<sideShift - 1) }
-func (u *umem) side(idx uint64) uint8 { return u.state[idx] >> sideShift }
+func (u *umem) side(idx uint64) uint8 { return u.state[idx] >> sideShift & 1 }
+
+// markOwn flags frame idx (just moved to a TX ring) as one of our own.
+func (u *umem) markOwn(idx uint64) { u.state[idx] |= frameOwn }
+
+// own reports whether frame idx carries a frame of our own.
+func (u *umem) own(idx uint64) bool { return u.state[idx]&frameOwn != 0 }
 
 // move records that frame idx went to loc (on side).
 func (u *umem) move(idx uint64, loc, side uint8) {
