@@ -19,6 +19,12 @@ type FlowRecord struct {
 	// TCP flags seen from the client, from the server, and together
 	// (TCP flows only).
 	TCPFlagsTS, TCPFlagsTC uint8
+	// Bypass is how the flow was bypassed: "capture" (the kernel carried
+	// it), "local" (user space stopped inspecting it) or "" (not).
+	// Bypassed holds, for a capture bypass, the packets and bytes the
+	// kernel carried (to server, to client), included in the totals.
+	Bypass                      string
+	BypassedPkts, BypassedBytes [2]uint64
 }
 
 var errNilFlow = errors.New("output: eve: flow: nil record")
@@ -62,6 +68,14 @@ func (e *EVE) Flow(id uint64, r *FlowRecord) error {
 	j.uint("pkts_toclient", r.PktsToClient)
 	j.uint("bytes_toserver", r.BytesToServer)
 	j.uint("bytes_toclient", r.BytesToClient)
+	if r.Bypass == "capture" {
+		j.openObject("bypassed")
+		j.uint("pkts_toserver", r.BypassedPkts[0])
+		j.uint("pkts_toclient", r.BypassedPkts[1])
+		j.uint("bytes_toserver", r.BypassedBytes[0])
+		j.uint("bytes_toclient", r.BypassedBytes[1])
+		j.closeObject()
+	}
 	j.key("start")
 	j.b = append(j.b, '"')
 	j.b = appendISOTime(j.b, r.StartNs, e.loc)
@@ -77,6 +91,9 @@ func (e *EVE) Flow(id uint64, r *FlowRecord) error {
 	}
 	j.int("age", age)
 	j.str("state", r.State)
+	if r.Bypass != "" {
+		j.str("bypass", r.Bypass)
+	}
 	j.str("reason", r.Reason)
 	j.key("alerted")
 	if r.Alerted {

@@ -11,11 +11,15 @@ import (
 // and SharedFile serialises the hand-overs, so records of different workers
 // never interleave inside a line. Workers write their buffers at most every
 // DefaultBufferSize bytes, so the lock is taken once per many records.
+//
+// With a Stage attached (Stage.Attach), Write only queues a copy of the
+// lines for the stage's thread, which writes them.
 type SharedFile struct {
 	mu     sync.Mutex
 	f      writeCloser
 	path   string
 	closed bool
+	stage  *Stage
 }
 
 type writeCloser interface {
@@ -35,8 +39,24 @@ func OpenShared(path, what string) (*SharedFile, error) {
 // Path is the file's path.
 func (s *SharedFile) Path() string { return s.path }
 
-// Write appends p (whole lines) under the file's lock.
+// Write appends p (whole lines) under the file's lock, or queues a copy
+// for the attached Stage (a file error is then counted in the stage's
+// StageStats.Errors instead of returned).
 func (s *SharedFile) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	st, closed := s.stage, s.closed
+	s.mu.Unlock()
+	if closed {
+		return 0, ErrClosed
+	}
+	if st != nil && st.submit(s, p) {
+		return len(p), nil
+	}
+	return s.writeFile(p)
+}
+
+// writeFile appends p to the file under its lock.
+func (s *SharedFile) writeFile(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

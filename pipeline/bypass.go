@@ -138,6 +138,13 @@ const (
 	bypassRefused                  // the kernel map refused it: inspected as usual
 )
 
+// bypassEnd is how an ended flow was bypassed (EVE flow "bypass",
+// "bypassed").
+type bypassEnd struct {
+	kind        string
+	pkts, bytes [2]uint64
+}
+
 // bypassFlow is the bypass state of one flow of the worker.
 type bypassFlow struct {
 	f     *flow.Flow
@@ -147,6 +154,10 @@ type bypassFlow struct {
 	// pkts and bytes are the kernel counters (to server, to client)
 	// already added to the flow.
 	pkts, bytes [2]uint64
+	// totPkts and totBytes are all the kernel carried for the flow (the
+	// EVE flow record's "bypassed").
+	totPkts, totBytes [2]uint64
+	inKernel          bool // the kernel carried the flow at some point
 }
 
 // Bypasser is one worker's flow bypass: the triggers, the state of the
@@ -158,6 +169,8 @@ type Bypasser struct {
 	stats BypassStats
 	// err is the last kernel map error other than a full map.
 	err error
+	// ended describes the bypass of the flow flowEnd last reported.
+	ended bypassEnd
 }
 
 // NewBypasser returns a worker's Bypasser.
@@ -203,7 +216,7 @@ func (b *Bypasser) Trigger(p *packet.Packet, f *flow.Flow, t BypassTrigger) bool
 			e.key = k
 			switch err := b.opts.Kernel.Add(k); {
 			case err == nil:
-				e.state = bypassCapture
+				e.state, e.inKernel = bypassCapture, true
 			case errors.Is(err, bypass.ErrMapFull):
 				b.stats.MapFull++
 				e.state = bypassRefused
@@ -296,6 +309,8 @@ func (b *Bypasser) merge(e *bypassFlow) bool {
 			dp, db = c.Packets, c.Bytes
 		}
 		e.pkts[d], e.bytes[d] = c.Packets, c.Bytes
+		e.totPkts[d] += dp
+		e.totBytes[d] += db
 		if d == 0 {
 			f.PktsToServer += dp
 			f.BytesToServer += db
@@ -360,6 +375,10 @@ func (b *Bypasser) flowEnd(f *flow.Flow) bool {
 	}
 	if e.state == bypassCapture {
 		b.release(&e)
+	}
+	b.ended = bypassEnd{kind: "local"}
+	if e.inKernel {
+		b.ended = bypassEnd{kind: "capture", pkts: e.totPkts, bytes: e.totBytes}
 	}
 	b.stats.Active--
 	b.stats.Closed++

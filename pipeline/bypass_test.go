@@ -501,8 +501,12 @@ func TestBypassRuleTrigger(t *testing.T) {
 			if got, want := num(fl, "bytes_toclient"), a.bytes[1]+1_514_000; got != want {
 				t.Errorf("bytes_toclient %d, want %d", got, want)
 			}
-			if fl["state"] != "bypassed" {
-				t.Errorf("flow state %v, want bypassed", fl["state"])
+			if fl["state"] != "bypassed" || fl["bypass"] != "capture" {
+				t.Errorf("flow state %v bypass %v, want bypassed by capture", fl["state"], fl["bypass"])
+			}
+			if bp, _ := fl["bypassed"].(map[string]any); bp == nil || num(bp, "pkts_toserver") != 500 || num(bp, "pkts_toclient") != 1000 ||
+				num(bp, "bytes_toserver") != 33_000 || num(bp, "bytes_toclient") != 1_514_000 {
+				t.Errorf("flow.bypassed %v, want the kernel's counters", fl["bypassed"])
 			}
 			if or := recs[o.cli.Port()]; or == nil || or["flow"].(map[string]any)["state"] == "bypassed" {
 				t.Errorf("other flow record %v", or)
@@ -752,7 +756,7 @@ func TestBypassLocal(t *testing.T) {
 		t.Fatalf("local bypass: %+v, sid 2 alerts %d, verdict %v", st, h.alerts(2), p.Verdict)
 	}
 	recs := h.flowRecords()
-	if fl := recs[a.cli.Port()]["flow"].(map[string]any); fl["state"] != "bypassed" || num(fl, "pkts_toserver") != a.pkts[0] {
+	if fl := recs[a.cli.Port()]["flow"].(map[string]any); fl["state"] != "bypassed" || fl["bypass"] != "local" || fl["bypassed"] != nil || num(fl, "pkts_toserver") != a.pkts[0] {
 		t.Errorf("flow record %v", fl)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-ids/vigil/dataplane/defrag"
 	"github.com/vigil-ids/vigil/dataplane/flow"
 	"github.com/vigil-ids/vigil/dataplane/packet"
+	"github.com/vigil-ids/vigil/dataplane/reject"
 	"github.com/vigil-ids/vigil/dataplane/stream"
 	"github.com/vigil-ids/vigil/detect/engine"
 	"github.com/vigil-ids/vigil/detect/rules"
@@ -60,6 +61,15 @@ type Options struct {
 	// default) and DropAlerts adds the alert of the signature that dropped
 	// the packet (drop "alerts: yes").
 	DropRecords, DropFlowsStart, DropAlerts bool
+	// MaxLatencyNs, when not 0 (inline only), is how old a packet may be
+	// (capture time to inspection, by the kernel's receive timestamp) before
+	// the worker counts itself behind and applies FailOpen to it: forward it
+	// uninspected (fail-open) or drop it (fail-closed, reason "overload").
+	// Sources that stamp packets when they read them (AF_XDP, DPDK) never
+	// look behind here: their rings fill and the kernel or NIC drops,
+	// which their capture counters show.
+	MaxLatencyNs int64
+	FailOpen     bool
 }
 
 // Counters are what one pipeline thread counts. Every packet that enters is
@@ -80,14 +90,23 @@ type Counters struct {
 	DroppedBy [packet.NumDropReasons]uint64
 	// FlowPassed counts packets not inspected because a pass signature
 	// or policy passed their flow earlier.
-	FlowPassed     uint64
-	FlowsExpired   uint64 // flows ended by timeout
-	FlowsReplaced  uint64 // flows the flow table ended itself (key reused after timeout, port reuse, memcap reclaim)
-	FlowsAtEnd     uint64 // flows still open when input ended
-	PseudoPackets  uint64 // flow-end pseudo packets inspected (stream data and transactions left)
-	Tagged         uint64 // tagged packets logged (EVE "packet" records)
-	OutputErrors   uint64 // records that could not be written
-	SourceFailures uint64 // source errors other than end of input
+	FlowPassed uint64
+	// Rejected counts packets given a reject verdict inline; RejectSent
+	// the resets and unreachables sent for them, RejectFailed those the
+	// source could not send (or cannot: no inject support), RejectNoReply
+	// those not sent because nothing answers such a packet (a RST, an ICMP
+	// error, a broadcast source).
+	Rejected, RejectSent, RejectFailed, RejectNoReply uint64
+	// OverloadPassed and OverloadDropped count packets a worker that fell
+	// behind (Options.MaxLatencyNs) forwarded uninspected or dropped.
+	OverloadPassed, OverloadDropped uint64
+	FlowsExpired                    uint64 // flows ended by timeout
+	FlowsReplaced                   uint64 // flows the flow table ended itself (key reused after timeout, port reuse, memcap reclaim)
+	FlowsAtEnd                      uint64 // flows still open when input ended
+	PseudoPackets                   uint64 // flow-end pseudo packets inspected (stream data and transactions left)
+	Tagged                          uint64 // tagged packets logged (EVE "packet" records)
+	OutputErrors                    uint64 // records that could not be written
+	SourceFailures                  uint64 // source errors other than end of input
 }
 
 // Stages are the per-thread stage objects a pipeline thread runs. Each is
@@ -147,7 +166,8 @@ type Single struct {
 	ending      *flow.Flow    // flow whose end is being processed (onRaw)
 	endDone     [2]bool       // pseudo packet of that direction inspected
 	bypassRule  bool          // a bypass-keyword signature matched the current packet
-	bypassEnded bool          // the flow being ended was bypassed (logFlow)
+	rejectBuf   [reject.MaxFrameLen]byte
+	bypassEnded bool // the flow being ended was bypassed (logFlow)
 
 	batches   uint64                     // batches processed (maybeFlush)
 	lastFlush int64                      // wall clock of the last output flush
@@ -263,8 +283,11 @@ func (s *Single) logFlow(f *flow.Flow, reason string) {
 		r.VLANCount++
 	}
 	r.State = f.State.String()
+	r.Bypass, r.BypassedPkts, r.BypassedBytes = "", [2]uint64{}, [2]uint64{}
 	if s.bypassEnded {
 		r.State = "bypassed"
+		e := &s.Bypass.ended
+		r.Bypass, r.BypassedPkts, r.BypassedBytes = e.kind, e.pkts, e.bytes
 	}
 	r.Reason = reason
 	r.Alerted = f.Alerted
@@ -288,8 +311,13 @@ func (s *Single) Run(ctx context.Context, sigs []*engine.Signature) error {
 			break
 		}
 		err := s.Source.Next(b)
+		if s.Opts.MaxLatencyNs > 0 && s.Opts.IPS && len(b.Pkts) > 0 {
+			s.shed(b, time.Now().UnixNano())
+		}
 		for _, p := range b.Pkts {
-			s.process(p)
+			if p.Flags&packet.FlagOverload == 0 {
+				s.process(p)
+			}
 		}
 		s.Source.Done(b)
 		if len(b.Pkts) == 0 && err == nil {
@@ -470,6 +498,74 @@ func (s *Single) process(p *packet.Packet) {
 		c.Reassembled++
 		s.Decoder.Decode(r)
 		s.inspect(r)
+		// The datagram's verdict is that of the fragment that completed
+		// it (the only one still held).
+		if r.Verdict == packet.VerdictDrop || r.Verdict == packet.VerdictReject {
+			p.Verdict, p.DropReason = packet.VerdictDrop, r.DropReason
+			if r.Verdict == packet.VerdictReject {
+				s.reject(r, p)
+			}
+		}
+	}
+	if p.Verdict == packet.VerdictReject {
+		s.reject(p, p)
+	}
+}
+
+// shed applies the fail policy to the packets of b that waited longer than
+// Options.MaxLatencyNs since the kernel received them: they are marked
+// FlagOverload and not processed, and forwarded (fail-open) or dropped.
+func (s *Single) shed(b *packet.Batch, nowNs int64) {
+	c := &s.Counters
+	for _, p := range b.Pkts {
+		if p.TimeNs <= 0 || nowNs-p.TimeNs <= s.Opts.MaxLatencyNs {
+			continue
+		}
+		p.Flags |= packet.FlagOverload
+		c.Packets++
+		c.Bytes += uint64(len(p.Data))
+		if s.Opts.FailOpen {
+			c.OverloadPassed++
+			continue
+		}
+		p.Verdict, p.DropReason = packet.VerdictDrop, packet.DropReasonOverload
+		c.OverloadDropped++
+		c.Dropped++
+		c.DroppedBy[packet.DropReasonOverload]++
+	}
+}
+
+// reject sends the resets or ICMP unreachables of a rejected packet p
+// through the source (capture.Injector) as Suricata's respond-reject does:
+// to the source (reject, rejectsrc), the destination (rejectdst) or both.
+// lent is the batch packet the frames answer for (p itself, or the
+// fragment that completed a reassembled p). p's verdict stays a reject.
+func (s *Single) reject(p, lent *packet.Packet) {
+	c := &s.Counters
+	c.Rejected++
+	t := p.Reject
+	if t == 0 {
+		t = packet.RejectToSource
+	}
+	inj, _ := s.Source.(capture.Injector)
+	for _, toSource := range [2]bool{true, false} {
+		if toSource && t&packet.RejectToSource == 0 || !toSource && t&packet.RejectToDest == 0 {
+			continue
+		}
+		n, err := reject.Build(s.rejectBuf[:], p, toSource)
+		switch {
+		case errors.Is(err, reject.ErrNoReply):
+			c.RejectNoReply++
+			continue
+		case err != nil || inj == nil:
+			c.RejectFailed++
+			continue
+		}
+		if err := inj.Inject(lent, toSource, s.rejectBuf[:n]); err != nil {
+			c.RejectFailed++
+			continue
+		}
+		c.RejectSent++
 	}
 }
 

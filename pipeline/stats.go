@@ -126,6 +126,8 @@ func (s *Snapshot) CounterList(dst []output.Counter) []output.Counter {
 	add("capture.kernel_drops", cp.KernelDrops)
 	add("capture.truncated", cp.Truncated)
 	add("capture.invalid", cp.InvalidDrops)
+	add("capture.tx_drops", cp.TxDrops)
+	add("capture.uninspected", cp.Uninspected)
 
 	add("decoder.pkts", d.Packets)
 	add("decoder.bytes", d.Bytes)
@@ -255,6 +257,12 @@ func (s *Snapshot) CounterList(dst []output.Counter) []output.Counter {
 	add("app_layer.views_dropped", a.ViewsDropped)
 
 	add("ips.blocked", c.Dropped)
+	add("ips.rejected", c.Rejected)
+	add("ips.reject_sent", c.RejectSent)
+	add("ips.reject_failed", c.RejectFailed)
+	add("ips.reject_no_reply", c.RejectNoReply)
+	add("ips.overload_passed", c.OverloadPassed)
+	add("ips.overload_dropped", c.OverloadDropped)
 	for r, n := range c.DroppedBy {
 		if n > 0 && r != int(packet.DropReasonNone) {
 			add("ips.drop_reason."+strings.ReplaceAll(packet.DropReason(r).String(), " ", "_"), n)

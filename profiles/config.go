@@ -139,6 +139,10 @@ type IPSConfig struct {
 	// FailPolicy is what happens to traffic when Vigil cannot inspect
 	// it (overload, exit): fail-open forwards it, fail-closed drops it.
 	FailPolicy string `mapstructure:"fail-policy"`
+	// MaxLatency is how long a packet may wait between the kernel's
+	// receive timestamp and inspection before its worker counts as
+	// behind and applies FailPolicy to it; 0 turns the check off.
+	MaxLatency time.Duration `mapstructure:"max-latency"`
 	// Bridge names the two interfaces of a bump in the wire: what comes
 	// in on one goes out on the other. Empty: the two capture.interfaces.
 	Bridge []string `mapstructure:"bridge"`

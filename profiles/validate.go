@@ -104,6 +104,9 @@ func (c *Config) Validate() error {
 	between("capture.dpdk.mempool-size", int(d.MempoolSize), 1023, 1<<26)
 
 	oneOf("ips.fail-policy", c.IPS.FailPolicy, "fail-open", "fail-closed")
+	if c.IPS.MaxLatency < 0 {
+		bad("ips.max-latency", "%v is negative (0s turns the check off)", c.IPS.MaxLatency)
+	}
 	if b := c.IPS.Bridge; len(b) != 0 && (len(b) != 2 || b[0] == b[1] || b[0] == "" || b[1] == "") {
 		bad("ips.bridge", "%q: want two different interfaces [a, b]", b)
 	}

@@ -431,7 +431,8 @@ func (e *engineRun) newThread(o *sharedOutputs, src capture.Source, shard int, i
 	p.Opts = pipeline.Options{IPS: ips, FlowRecords: s.EVE.FlowRecords,
 		NoAlertRecords: !s.EVE.Alerts, HTTPRecords: s.EVE.HTTP, DNSRecords: s.EVE.DNS, TLSRecords: s.EVE.TLS,
 		AnomalyRecords: s.EVE.Anomaly, TaggedPackets: s.EVE.TaggedPackets,
-		DropRecords: s.EVE.Drop, DropAlerts: s.EVE.DropAlerts, DropFlowsStart: s.EVE.DropFlowsStart}
+		DropRecords: s.EVE.Drop, DropAlerts: s.EVE.DropAlerts, DropFlowsStart: s.EVE.DropFlowsStart,
+		MaxLatencyNs: int64(e.cfg.IPS.MaxLatency), FailOpen: e.cfg.IPS.FailPolicy != "fail-closed"}
 	return p, nil
 }
 

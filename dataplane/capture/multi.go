@@ -74,8 +74,30 @@ func (m *Multi) Stats() Stats {
 		t.KernelDrops += st.KernelDrops
 		t.Truncated += st.Truncated
 		t.InvalidDrops += st.InvalidDrops
+		t.TxDrops += st.TxDrops
+		t.Uninspected += st.Uninspected
 	}
 	return t
+}
+
+// ErrNoInjector is returned by Multi.Inject when the source that lent the
+// packet cannot send frames, or no batch of the Multi holds the packet.
+var ErrNoInjector = errors.New("capture: the packet's source cannot inject frames")
+
+// Inject hands the frame to the source that lent p (see Injector): in a
+// bridge, that source knows which interface faces p's sender.
+func (m *Multi) Inject(p *packet.Packet, toSource bool, frame []byte) error {
+	for _, o := range m.owner {
+		for _, q := range o.b.Pkts {
+			if q == p {
+				if inj, ok := m.srcs[o.src].(Injector); ok {
+					return inj.Inject(p, toSource, frame)
+				}
+				return ErrNoInjector
+			}
+		}
+	}
+	return ErrNoInjector
 }
 
 // Close closes every source and returns their errors joined.

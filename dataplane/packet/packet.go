@@ -124,6 +124,9 @@ const (
 	// FlagTCPAuth: a TCP MD5 signature (RFC 2385) or TCP-AO (RFC 5925)
 	// option is present; a passive observer cannot check it.
 	FlagTCPAuth
+	// FlagOverload is set by a worker that fell behind on a packet it
+	// then did not inspect (fail-open forward or fail-closed drop).
+	FlagOverload
 )
 
 // IPv6 extension headers seen, as bits of Packet.IPv6Exts.
