@@ -21,6 +21,9 @@ type StatsConfig struct {
 	Log *output.StatsLog
 	// Prometheus is updated per interval (nil: none).
 	Prometheus *output.Prometheus
+	// OutputStage, when set, is the output thread whose counters join the
+	// totals (Snapshot.Output).
+	OutputStage *output.Stage
 	// Wait bounds how long a collection waits for busy threads to answer
 	// (default 200ms); a thread that does not answer in time (blocked in
 	// a capture call) contributes its previous snapshot.
@@ -83,6 +86,9 @@ func (m *StatsManager) Sum() *Snapshot {
 	for _, t := range m.threads {
 		t.publisher().read(&m.snap)
 		m.total.Add(&m.snap)
+	}
+	if m.cfg.OutputStage != nil {
+		m.total.Output = m.cfg.OutputStage.Stats()
 	}
 	return &m.total
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vigil-ids/vigil/dataplane/packet"
 	"github.com/vigil-ids/vigil/detect/engine"
+	"github.com/vigil-ids/vigil/output"
 	"github.com/vigil-ids/vigil/pipeline/ring"
 )
 
@@ -52,6 +53,11 @@ type Runner struct {
 	// RoleReceive, i the thread's index in its role. An error stops the
 	// run before any packet is read.
 	Pin func(role string, i int) error
+	// Output, when set, is the output stage: the Runner runs it on a
+	// thread of its own (role RoleVerdict, index 0) from before the first
+	// packet until every worker has returned, then drains and stops it.
+	// The files it writes must be attached to it (Stage.Attach).
+	Output *output.Stage
 }
 
 // Threads lists the runner's threads for a StatsManager.
@@ -111,7 +117,7 @@ func (r *Runner) Run(ctx context.Context, sigs []*engine.Signature) error {
 		r.RingSize = 4096
 	}
 	var pinWG sync.WaitGroup
-	pinErrs := make([]error, len(r.Workers)+len(r.Receivers))
+	pinErrs := make([]error, len(r.Workers)+len(r.Receivers)+1)
 	start := make(chan struct{})
 	aborted := false
 	// pin pins the calling thread, then waits until every thread is
@@ -189,6 +195,22 @@ func (r *Runner) Run(ctx context.Context, sigs []*engine.Signature) error {
 			for _, w := range r.Workers {
 				w.in.Close()
 			}
+		}()
+	}
+	stageDone := make(chan struct{})
+	if r.Output != nil {
+		pinWG.Add(1)
+		go func() {
+			defer close(stageDone)
+			lockThread()
+			// Run the stage whatever pinning gives: an aborted run
+			// still closes it below.
+			pin(RoleVerdict, 0, len(pinErrs)-1)
+			r.Output.Run()
+		}()
+		defer func() {
+			r.Output.Close()
+			<-stageDone
 		}()
 	}
 	pinWG.Wait()

@@ -34,6 +34,9 @@ type Snapshot struct {
 	Ring RingStats
 	// EVELost counts records lost by this thread's EVE writer.
 	EVELost uint64
+	// Output counts the output stage (routing.alerts-to-output-stage);
+	// the management thread fills it in, threads leave it zero.
+	Output output.StageStats
 }
 
 // RingStats are the autofp hand-over counters of a receive thread.
@@ -276,6 +279,11 @@ func (s *Snapshot) CounterList(dst []output.Counter) []output.Counter {
 	add("pipeline.source_failures", c.SourceFailures)
 	add("pipeline.output_errors", c.OutputErrors)
 	add("pipeline.eve_lost", s.EVELost)
+	add("pipeline.output_stage.writes", s.Output.Writes)
+	add("pipeline.output_stage.bytes", s.Output.Bytes)
+	add("pipeline.output_stage.waits", s.Output.Waits)
+	add("pipeline.output_stage.errors", s.Output.Errors)
+	add("pipeline.output_stage.max_queued", s.Output.MaxQueued)
 	add("pipeline.ring.enqueued", s.Ring.Enqueued)
 	add("pipeline.ring.full_drops", s.Ring.Full)
 	add("pipeline.ring.waits", s.Ring.Waits)

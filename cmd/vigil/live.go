@@ -275,14 +275,14 @@ func ethtoolRxQueues(ifc string) (int, error) {
 
 // pinner lays the run's threads out on the configured CPU sets and returns
 // the Runner's Pin function.
-func pinner(cfg *profiles.Config, receivers, workers int) (func(role string, i int) error, error) {
+func pinner(cfg *profiles.Config, receivers, workers, verdict int) (func(role string, i int) error, error) {
 	online, err := affinity.Online()
 	if err != nil {
 		return nil, err
 	}
 	explicit := map[affinity.Role]affinity.CPUSet{}
 	for role, l := range map[affinity.Role]profiles.CPUList{affinity.Management: cfg.CPU.Management,
-		affinity.Receive: cfg.CPU.Receive, affinity.Worker: cfg.CPU.Worker} {
+		affinity.Receive: cfg.CPU.Receive, affinity.Worker: cfg.CPU.Worker, affinity.Verdict: cfg.CPU.Verdict} {
 		v := strings.TrimSpace(string(l))
 		switch v {
 		case "", "auto":
@@ -297,7 +297,7 @@ func pinner(cfg *profiles.Config, receivers, workers int) (func(role string, i i
 		}
 		explicit[role] = set
 	}
-	plan, err := affinity.Layout(affinity.RoleCounts{Management: 1, Receive: receivers, Worker: workers}, online, explicit)
+	plan, err := affinity.Layout(affinity.RoleCounts{Management: 1, Receive: receivers, Worker: workers, Verdict: verdict}, online, explicit)
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +307,8 @@ func pinner(cfg *profiles.Config, receivers, workers int) (func(role string, i i
 			return plan.Pin(affinity.Worker, i)
 		case pipeline.RoleReceive:
 			return plan.Pin(affinity.Receive, i)
+		case pipeline.RoleVerdict:
+			return plan.Pin(affinity.Verdict, i)
 		}
 		return errors.New("unknown thread role " + role)
 	}, nil

@@ -481,7 +481,17 @@ func (e *engineRun) runSources(began time.Time, plan capturePlan) error {
 	if e.engine != nil && !a.disableDetect {
 		sigs = e.engine.Signatures()
 	}
-	if r.Pin, err = pinner(e.cfg, len(r.Receivers), len(r.Workers)); err != nil {
+	if e.cfg.Routing.AlertsToOutputStage && (o.eve != nil || o.fast != nil) {
+		// One output thread writes eve.json and fast.log; the workers
+		// only hand it their buffers.
+		r.Output = output.NewStage(0)
+		r.Output.Attach(o.eve, o.fast)
+	}
+	verdictThreads := 0
+	if r.Output != nil {
+		verdictThreads = 1
+	}
+	if r.Pin, err = pinner(e.cfg, len(r.Receivers), len(r.Workers), verdictThreads); err != nil {
 		return err
 	}
 	r.RingSize, r.BusyPoll = int(e.cfg.Rings.Size), 0

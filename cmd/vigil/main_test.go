@@ -372,3 +372,53 @@ func TestRunmodesAndStats(t *testing.T) {
 		}
 	}
 }
+
+// With routing.alerts-to-output-stage one output thread writes the files:
+// the records are the same as when the workers write them, in every
+// runmode, and the stage's counters show it did the writing.
+func TestOutputStage(t *testing.T) {
+	records := func(dir string) ([]string, map[string]any) {
+		var recs []string
+		var stage map[string]any
+		for _, ev := range readEVE(t, filepath.Join(dir, "eve.json")) {
+			if ev["event_type"] == "stats" {
+				st := ev["stats"].(map[string]any)
+				stage, _ = st["pipeline"].(map[string]any)["output_stage"].(map[string]any)
+				continue
+			}
+			delete(ev, "timestamp")
+			b, _ := json.Marshal(ev)
+			recs = append(recs, string(b))
+		}
+		sort.Strings(recs)
+		return recs, stage
+	}
+	for _, mode := range []string{"single", "workers", "autofp"} {
+		direct, staged := t.TempDir(), t.TempDir()
+		for _, c := range []struct {
+			dir  string
+			sets []string
+		}{{direct, []string{"--set", "routing.alerts-to-output-stage=no"}}, {staged, []string{"--set", "routing.alerts-to-output-stage=yes"}}} {
+			args := append([]string{"-S", "../../testdata/sample.rules", "-r", "../../testdata/sample.pcap", "-l", c.dir, "--runmode", mode}, c.sets...)
+			if _, stderr, code := runVigil(t, args...); code != 0 {
+				t.Fatalf("%s: exit %d: %s", mode, code, stderr)
+			}
+		}
+		a, st0 := records(direct)
+		b, st := records(staged)
+		if strings.Join(a, "\n") != strings.Join(b, "\n") || len(a) == 0 {
+			t.Errorf("%s: %d records direct, %d through the stage, or they differ", mode, len(a), len(b))
+		}
+		if st == nil || st["writes"].(float64) == 0 || st["errors"].(float64) != 0 {
+			t.Errorf("%s: output stage counters %v", mode, st)
+		}
+		if st0 != nil && st0["writes"].(float64) != 0 {
+			t.Errorf("%s: no stage asked for, but it wrote: %v", mode, st0)
+		}
+		fa, _ := os.ReadFile(filepath.Join(direct, "fast.log"))
+		fb, _ := os.ReadFile(filepath.Join(staged, "fast.log"))
+		if bytes.Count(fa, []byte("\n")) != bytes.Count(fb, []byte("\n")) || len(fa) == 0 {
+			t.Errorf("%s: fast.log %d vs %d bytes", mode, len(fa), len(fb))
+		}
+	}
+}

@@ -39,7 +39,7 @@ type statsRun struct {
 func (e *engineRun) statsManager(o *sharedOutputs, r *pipeline.Runner) (*statsRun, error) {
 	st := e.statsCfg
 	sr := &statsRun{}
-	cfg := pipeline.StatsConfig{Interval: st.Interval}
+	cfg := pipeline.StatsConfig{Interval: st.Interval, OutputStage: r.Output}
 	if st.Enabled {
 		if st.EVE && o.eve != nil {
 			sr.eve = output.NewEVE(o.eve, output.EVEConfig{})
