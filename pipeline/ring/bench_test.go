@@ -13,7 +13,7 @@ import (
 // op is one item; batch benchmarks move 32 items per call and report ns/op
 // per item too.
 
-const benchCap = 1024
+const benchCap = 4096 // the autofp ring size (Runner.RingSize default)
 
 type benchRing interface {
 	Enqueue(*pkt) bool
