@@ -276,7 +276,7 @@ type bypVigil struct {
 	cmd    *exec.Cmd
 	dir    string
 	stdout bytes.Buffer
-	stderr bytes.Buffer
+	stderr syncBuffer // read while vigil runs
 	done   chan struct{}
 	err    error
 }

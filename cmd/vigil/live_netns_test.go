@@ -444,9 +444,27 @@ type vigilProc struct {
 	cmd    *exec.Cmd
 	dir    string       // -l: eve.json, stats.log, fast.log
 	stdout bytes.Buffer // read only after exited is closed
-	stderr bytes.Buffer
+	stderr syncBuffer   // may be read while vigil runs
 	exited chan struct{}
 	err    error // Wait's result, set before exited is closed
+}
+
+// syncBuffer is a bytes.Buffer a process writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // startVigil runs the vigil binary with args, inside namespace ns (with

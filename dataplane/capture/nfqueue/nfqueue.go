@@ -442,6 +442,12 @@ type Source struct {
 	verdicted  uint64 // packets whose verdict the kernel took
 	closeDrops uint64 // packets left in the socket at Close (dropped by the kernel)
 	closeTrail uint64 // FailOpen: packets passed after the last one received, at Close
+	// steadySeq and steadyTrail remember the last steady reading that
+	// counted packets passed after the last one received: the ids
+	// (steadySeq-steadyTrail, steadySeq]. Until the next steady reading
+	// those still beyond lastID stay counted, so the total does not dip.
+	steadySeq   uint32
+	steadyTrail uint64
 
 	raw rawSockets // Inject's sockets
 
@@ -998,8 +1004,17 @@ func (s *Source) Stats() capture.Stats {
 	trail := s.closeTrail
 	if live {
 		trail = 0
-		if steady {
+		switch {
+		case steady:
 			_, trail = s.unreadLocked(pq)
+			s.steadySeq, s.steadyTrail = uint32(pq.idSequence), trail
+		case s.steadyTrail > 0 && s.idKnown:
+			// Not steady: keep the ids counted last time that are still
+			// past the last packet received (the others are gaps or
+			// were received since).
+			if past := s.steadySeq - s.lastID; past < 1<<31 {
+				trail = min(uint64(past), s.steadyTrail)
+			}
 		}
 	}
 	gaps, closeDrops := s.idGaps, s.closeDrops
