@@ -1,7 +1,6 @@
 package output
 
 import (
-	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -130,10 +129,4 @@ func (s *Stage) submit(f *SharedFile, p []byte) (ok bool) {
 		s.maxQueued.Store(q)
 	}
 	return true
-}
-
-// String names the stage for logs.
-func (s *Stage) String() string {
-	st := s.Stats()
-	return fmt.Sprintf("output stage: %d writes, %d bytes, %d waits", st.Writes, st.Bytes, st.Waits)
 }

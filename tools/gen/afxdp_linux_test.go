@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -135,29 +134,8 @@ func TestLiveRateAFXDP(t *testing.T) {
 	}
 	trafgen := need(t, "trafgen")
 	v := newVethPair(t)
-	sc := loadScenario(t, "mix: {udp: {weight: 1, datagrams: 1000, size: 22}}\nconcurrency: 16\nflows: 1000000\n", 0)
-	g, err := New(sc, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, MaxFrameLen)
-	l, _, _ := g.Next(buf)
-	if l != 64 {
-		t.Fatalf("frame of %d bytes, want 64", l)
-	}
-	var cfg strings.Builder
-	cfg.WriteString("{ ")
-	for i, b := range buf[:l] {
-		if i > 0 {
-			cfg.WriteString(", ")
-		}
-		fmt.Fprintf(&cfg, "0x%02x", b)
-	}
-	cfg.WriteString(" }\n")
-	cfgPath := filepath.Join(t.TempDir(), "udp64.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	sc, cfgPath := rateScenario(t)
+	var err error
 	n := 1000000
 	if s := os.Getenv("VIGIL_GEN_RATE_FRAMES"); s != "" {
 		if n, err = strconv.Atoi(s); err != nil {

@@ -291,21 +291,10 @@ func txPackets(t *testing.T, ns, iface string) uint64 {
 	return v
 }
 
-// Top-speed sending of 64-byte frames on veth, against trafgen with the
-// same frame on the same veth, in interleaved rounds of one run. Two
-// rates per sender: wall (frames over the time spent sending) and per CPU
-// second (frames over the sender's user+system time, which a machine
-// shared with other work skews less). vigil-gen sends
-// from one thread, making every frame or looping prebuilt ones with
-// rewritten addresses; its better median per-CPU rate must be at least
-// 85% of trafgen's in one process (which sends one fixed frame and makes
-// nothing). Both rates are logged for the record.
-func TestLiveRateAgainstTrafgen(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("rate measurement (not with -short or -race)")
-	}
-	trafgen := need(t, "trafgen")
-	v := newVethPair(t)
+// rateScenario is the scenario of the rate tests (64-byte UDP frames over
+// many flows) and a trafgen configuration file sending its first frame.
+func rateScenario(t *testing.T) (*Scenario, string) {
+	t.Helper()
 	sc := loadScenario(t, "mix: {udp: {weight: 1, datagrams: 1000, size: 22}}\nconcurrency: 16\nflows: 1000000\n", 0)
 	g, err := New(sc, Options{})
 	if err != nil {
@@ -329,6 +318,25 @@ func TestLiveRateAgainstTrafgen(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return sc, cfgPath
+}
+
+// Top-speed sending of 64-byte frames on veth, against trafgen with the
+// same frame on the same veth, in interleaved rounds of one run. Two
+// rates per sender: wall (frames over the time spent sending) and per CPU
+// second (frames over the sender's user+system time, which a machine
+// shared with other work skews less). vigil-gen sends
+// from one thread, making every frame or looping prebuilt ones with
+// rewritten addresses; its better median per-CPU rate must be at least
+// 85% of trafgen's in one process (which sends one fixed frame and makes
+// nothing). Both rates are logged for the record.
+func TestLiveRateAgainstTrafgen(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("rate measurement (not with -short or -race)")
+	}
+	trafgen := need(t, "trafgen")
+	v := newVethPair(t)
+	sc, cfgPath := rateScenario(t)
 	const n = 1000000
 	// measure runs f, which returns the wall and CPU time of its sending
 	// (set-up excluded for vigil-gen; trafgen's whole process).
